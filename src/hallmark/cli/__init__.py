@@ -1,0 +1,1 @@
+"""Hallmark cli layer (see DESIGN.md, Architecture)."""

@@ -1,0 +1,1 @@
+"""Hallmark core layer (see DESIGN.md, Architecture)."""

@@ -1,0 +1,1 @@
+"""Hallmark crypto layer (see DESIGN.md, Architecture)."""

@@ -1,0 +1,1 @@
+"""Hallmark ledger layer (see DESIGN.md, Architecture)."""

@@ -1,0 +1,1 @@
+"""Hallmark plugins layer (see DESIGN.md, Architecture)."""

@@ -1,0 +1,40 @@
+"""Plugin discovery: load every ``hallmark`` entry point and choose implementations by name."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from typing import Any
+
+import pluggy
+
+from hallmark.errors import ConfigError
+from hallmark.plugins import hookspecs
+
+logger = logging.getLogger(__name__)
+
+
+@functools.cache
+def plugin_manager() -> pluggy.PluginManager:
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    pm.load_setuptools_entrypoints(hookspecs.PROJECT)
+    # An editable checkout run without its entry points installed still needs its built-ins.
+    import hallmark.crypto.signers
+    import hallmark.storage.blobs
+
+    for module in (hallmark.storage.blobs, hallmark.crypto.signers):
+        if not pm.is_registered(module):
+            pm.register(module)
+    return pm
+
+
+def choose(hook: str, name: str) -> Any:
+    """The factory called ``name`` among every plugin's answers to ``hook``."""
+    factories: dict[str, Any] = {}
+    for answer in getattr(plugin_manager().hook, hook)():
+        factories.update(answer)
+    if name not in factories:
+        known = ", ".join(sorted(factories)) or "none"
+        raise ConfigError(f"No plugin provides '{name}' for {hook}. Known: {known}.")
+    return factories[name]

@@ -1,0 +1,1 @@
+"""Hallmark services layer (see DESIGN.md, Architecture)."""

@@ -1,0 +1,356 @@
+"""Register, look up, bundle and revoke works (DESIGN.md, flow 1 "Register").
+
+Registration validates everything first, stores the blob (content-addressed, so a leftover
+from a failed attempt is harmless and reused), then in ONE log-writer transaction inserts the
+work, signs its certificate with the log index it is about to receive, appends the leaf and a
+new checkpoint. Killing the process at any point leaves either all of these or none.
+"""
+
+from __future__ import annotations
+
+import logging
+import unicodedata
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from hallmark.core.bundle import Bundle, InclusionProof, Revocation as BundleRevocation
+from hallmark.core.canonical import canonical_bytes
+from hallmark.core.certificate import (
+    Certificate as CertificateView,
+    build_certificate,
+    build_revocation,
+    leaf_input,
+    sign_statement,
+    statement_sha256,
+)
+from hallmark.core.digests import sha256_hex
+from hallmark.core.labels import AssuranceLevel, OriginLabel, check_ai_share
+from hallmark.errors import ConflictError, InputError, NotFoundError, PermissionDeniedError
+from hallmark.services import log as log_service
+from hallmark.services.instance import Instance
+from hallmark.services.media import MediaInfo, inspect
+from hallmark.storage.log_store import LogStore
+from hallmark.storage.models import Certificate, Revocation, User, Work
+
+logger = logging.getLogger(__name__)
+
+VISIBILITIES = ("public", "unlisted", "private")
+CONSENT_CHOICES = ("allowed", "not-allowed", "constrained")
+MAX_TITLE = 300
+
+
+@dataclass(frozen=True)
+class Registration:
+    work_id: str
+    certificate_id: str
+    label: str
+    level: str
+    ai_share: float
+    log_index: int
+    sha256: str
+    bundle: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "work_id": self.work_id,
+            "certificate_id": self.certificate_id,
+            "label": self.label,
+            "level": self.level,
+            "ai_share": self.ai_share,
+            "log_index": self.log_index,
+            "sha256": self.sha256,
+        }
+
+
+def clean_title(title: str | None) -> str:
+    title = unicodedata.normalize("NFC", (title or "").strip())
+    # Control characters have no place in a title and can hide text from reviewers.
+    title = "".join(ch for ch in title if unicodedata.category(ch)[0] != "C" or ch == " ")
+    if not title:
+        raise InputError("A title is required.", hint="Give the work a title.")
+    if len(title) > MAX_TITLE:
+        raise InputError(f"The title is longer than {MAX_TITLE} characters.")
+    return title
+
+
+def check_visibility(value: str | None) -> str:
+    value = (value or "public").strip().lower()
+    if value not in VISIBILITIES:
+        raise InputError(
+            f"'{value[:30]}' is not a visibility.", hint=f"Use one of: {', '.join(VISIBILITIES)}."
+        )
+    return value
+
+
+def register_work(
+    inst: Instance,
+    *,
+    creator_id: str,
+    data: bytes,
+    title: str,
+    declare: str,
+    ai_share: float | None = None,
+    visibility: str | None = "public",
+    filename: str | None = None,
+    statement: str | None = None,
+    consent: str = "not-allowed",
+) -> Registration:
+    label = OriginLabel.parse(declare)
+    share = check_ai_share(label, ai_share)
+    title = clean_title(title)
+    visibility = check_visibility(visibility)
+    if consent not in CONSENT_CHOICES:
+        raise InputError(f"'{consent}' is not a consent choice.")
+    statement_text = (statement or "").strip()[:2000]
+    settings = inst.settings
+    media = inspect(
+        data,
+        filename=filename,
+        max_bytes=settings.max_upload_bytes,
+        max_pixels=settings.max_image_pixels,
+        max_text_chars=settings.max_text_chars,
+    )
+    declaration = {"label": label.value, "ai_share": share, "statement": statement_text}
+    blob_key = inst.blobs.put(data)
+    try:
+        return _record(inst, creator_id, media, title, label, share, visibility, declaration,
+                       blob_key, consent)
+    except BaseException:
+        # Drop the blob unless another work already uses the same bytes.
+        with inst.db.session() as session:
+            if session.scalar(select(Work.id).where(Work.blob_key == blob_key).limit(1)) is None:
+                inst.blobs.delete(blob_key)
+        raise
+
+
+def _record(
+    inst: Instance,
+    creator_id: str,
+    media: MediaInfo,
+    title: str,
+    label: OriginLabel,
+    share: float,
+    visibility: str,
+    declaration: dict[str, Any],
+    blob_key: str,
+    consent: str,
+) -> Registration:
+    with inst.db.log_writer() as session:
+        creator = session.get(User, creator_id)
+        if creator is None:
+            raise NotFoundError("The creator account does not exist.")
+        existing = session.scalar(
+            select(Work).where(
+                or_(
+                    Work.sha256 == media.digests.sha256,
+                    Work.normalized_text_sha256 == media.digests.normalized_text_sha256
+                    if media.digests.normalized_text_sha256
+                    else False,
+                )
+            )
+        )
+        if existing is not None:
+            owner = "you" if existing.creator_id == creator_id else "another creator"
+            raise ConflictError(
+                f"This content is already registered by {owner}.",
+                hint="The log records who registered it first; a work is certified once.",
+            )
+        now = inst.clock()
+        work_id, cert_id = inst.new_id("w"), inst.new_id("c")
+        index = log_service.next_index(session)
+        body = build_certificate(
+            certificate_id=cert_id,
+            issuer=inst.origin,
+            issued_at=now,
+            work_id=work_id,
+            title=title,
+            kind=media.kind,
+            media_type=media.media_type,
+            size=media.size,
+            digests=media.digests,
+            creator_handle=creator.handle,
+            label=label,
+            ai_share=share,
+            level=AssuranceLevel.DECLARED,
+            evidence=[{"kind": "declaration", "sha256": sha256_hex(canonical_bytes(declaration))}],
+            consent={"ai_training": consent},
+            log_index=index,
+        )
+        signature = sign_statement(body, inst.signer)
+        sha = statement_sha256(body)
+        session.add(
+            Work(
+                id=work_id,
+                creator_id=creator.id,
+                title=title,
+                kind=media.kind,
+                media_type=media.media_type,
+                size=media.size,
+                sha256=media.digests.sha256,
+                normalized_text_sha256=media.digests.normalized_text_sha256,
+                perceptual_hash=media.digests.perceptual_hash,
+                blob_key=blob_key,
+                visibility=visibility,
+                label=label.value,
+                level=AssuranceLevel.DECLARED.value,
+                ai_share=share,
+                declaration=declaration,
+                created_at=now,
+            )
+        )
+        session.flush()
+        cert_row = Certificate(
+            id=cert_id,
+            work_id=work_id,
+            body=canonical_bytes(body).decode("utf-8"),
+            signature=signature,
+            statement_sha256=sha,
+            log_index=index,
+            issued_at=now,
+        )
+        session.add(cert_row)
+        session.flush()
+        appended = log_service.append_statement(inst, session, "certificate", sha, leaf_input(body))
+        if appended != index:
+            raise AssertionError("log index changed under the write lock")
+        bundle = build_bundle(session, cert_row)
+    logger.info("registered %s as %s (%s, log index %d)", work_id, cert_id, label.value, index)
+    return Registration(work_id, cert_id, label.value, AssuranceLevel.DECLARED.value, share,
+                        index, media.digests.sha256, bundle.to_json())
+
+
+def build_bundle(session: Session, cert: Certificate) -> Bundle:
+    """The bundle for ``cert`` against the newest checkpoint, with its revocation if any."""
+    store = LogStore(session)
+    checkpoint = store.latest_checkpoint()
+    if checkpoint is None or checkpoint.size <= cert.log_index:
+        raise NotFoundError("The log has no checkpoint covering this certificate yet.")
+    size = checkpoint.size
+    body = log_service.statement_json(cert.body)
+    proof = InclusionProof(cert.log_index, size, tuple(store.inclusion_proof(cert.log_index, size)))
+    revocation = None
+    rev = cert.revocation
+    if rev is not None and rev.log_index < size:
+        revocation = BundleRevocation(
+            statement=log_service.statement_json(rev.body),
+            signature=bytes(rev.signature),
+            proof=InclusionProof(rev.log_index, size, tuple(store.inclusion_proof(rev.log_index, size))),
+        )
+    return Bundle(CertificateView(body), bytes(cert.signature), proof, checkpoint.note, revocation)
+
+
+# Reading works, with visibility rules -------------------------------------------------------
+
+
+def can_see(work: Work, viewer: User | None) -> bool:
+    if work.visibility in ("public", "unlisted"):
+        return True
+    return viewer is not None and (viewer.id == work.creator_id or viewer.role == "admin")
+
+
+def get_work(session: Session, work_id: str, viewer: User | None) -> Work:
+    """The work, if ``viewer`` may see it; otherwise 'not found', so private works stay secret."""
+    work = session.get(Work, work_id) if len(work_id) <= 40 else None
+    if work is None or not can_see(work, viewer):
+        raise NotFoundError(f"There is no work '{work_id[:40]}'.")
+    return work
+
+
+def list_works(
+    session: Session,
+    viewer: User | None,
+    *,
+    creator: User | None = None,
+    limit: int = 50,
+    before: str | None = None,
+) -> list[Work]:
+    """Works newest first: public ones, plus the viewer's own when listing their own works."""
+    query = select(Work).order_by(Work.created_at.desc(), Work.id.desc()).limit(min(limit, 200))
+    if creator is not None:
+        query = query.where(Work.creator_id == creator.id)
+    own = viewer is not None and (
+        viewer.role == "admin" or (creator is not None and viewer.id == creator.id)
+    )
+    if not own:
+        query = query.where(Work.visibility == "public")
+    return list(session.scalars(query))
+
+
+def work_json(work: Work) -> dict[str, Any]:
+    cert = work.certificate
+    return {
+        "work_id": work.id,
+        "title": work.title,
+        "kind": work.kind,
+        "media_type": work.media_type,
+        "size": work.size,
+        "sha256": work.sha256,
+        "normalized_text_sha256": work.normalized_text_sha256,
+        "perceptual_hash": work.perceptual_hash,
+        "creator": work.creator.handle,
+        "visibility": work.visibility,
+        "label": work.label,
+        "level": work.level,
+        "ai_share": work.ai_share,
+        "created_at": work.created_at.isoformat(),
+        "certificate_id": cert.id if cert else None,
+        "log_index": cert.log_index if cert else None,
+        "revoked": bool(cert and cert.revocation),
+    }
+
+
+def find_certificate(session: Session, certificate_id: str) -> Certificate:
+    cert = session.get(Certificate, certificate_id) if len(certificate_id) <= 40 else None
+    if cert is None:
+        raise NotFoundError(f"There is no certificate '{certificate_id[:40]}'.")
+    return cert
+
+
+def revoke(inst: Instance, *, certificate_id: str, reason: str, actor: User | None) -> dict[str, Any]:
+    """Revoke a certificate: sign a revocation statement and append it to the log.
+
+    ``actor`` None means the operator (the CLI on the instance's own machine). Otherwise only
+    the work's creator or an admin may revoke.
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise InputError("A reason is required to revoke a certificate.")
+    if len(reason) > 500:
+        raise InputError("The reason is longer than 500 characters.")
+    with inst.db.log_writer() as session:
+        cert = find_certificate(session, certificate_id)
+        if actor is not None:
+            viewer = session.get(User, actor.id)
+            if viewer is None or not can_see(cert.work, viewer):
+                raise NotFoundError(f"There is no certificate '{certificate_id[:40]}'.")
+            if viewer.id != cert.work.creator_id and viewer.role != "admin":
+                raise PermissionDeniedError("Only the work's creator or an admin may revoke it.")
+        if cert.revocation is not None:
+            raise ConflictError("This certificate is already revoked.")
+        index = log_service.next_index(session)
+        body = build_revocation(
+            certificate=log_service.statement_json(cert.body),
+            reason=reason,
+            revoked_at=inst.clock(),
+            log_index=index,
+        )
+        sha = statement_sha256(body)
+        session.add(
+            Revocation(
+                id=inst.new_id("r"),
+                certificate_id=cert.id,
+                body=canonical_bytes(body).decode("utf-8"),
+                signature=sign_statement(body, inst.signer),
+                statement_sha256=sha,
+                log_index=index,
+                reason=reason,
+                revoked_by=actor.id if actor else None,
+                created_at=inst.clock(),
+            )
+        )
+        session.flush()
+        log_service.append_statement(inst, session, "revocation", sha, leaf_input(body))
+    return body

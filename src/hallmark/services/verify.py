@@ -1,0 +1,63 @@
+"""Online verification: a file with or without its bundle, checked against this instance.
+
+With a bundle, the check is the same offline one the CLI runs (:func:`hallmark.core.verify.
+verify_bundle`), plus this instance's own revocation list, which may be newer than the bundle.
+With a file alone, the file is looked up by its SHA-256, then by its normalized-text digest,
+among works that anyone may see, and verified against a freshly built bundle.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from sqlalchemy import select
+
+from hallmark.core.bundle import Bundle
+from hallmark.core.digests import normalized_text_sha256
+from hallmark.core.verify import REASONS, VerificationResult, verify_bundle
+from hallmark.errors import InputError
+from hallmark.services.instance import Instance
+from hallmark.services.registry import build_bundle
+from hallmark.storage.models import Certificate, Work
+
+
+def _lookup(inst: Instance, content: bytes) -> Bundle | None:
+    digest = hashlib.sha256(content).hexdigest()
+    try:
+        normalized: str | None = normalized_text_sha256(content)
+    except InputError:
+        normalized = None
+    with inst.db.session() as session:
+        visible = Work.visibility.in_(("public", "unlisted"))
+        work = session.scalar(select(Work).where(Work.sha256 == digest, visible).limit(1))
+        if work is None and normalized:
+            work = session.scalar(
+                select(Work).where(Work.normalized_text_sha256 == normalized, visible).limit(1)
+            )
+        if work is None or work.certificate is None:
+            return None
+        return build_bundle(session, work.certificate)
+
+
+def verify(inst: Instance, content: bytes | None, bundle_data: bytes | None) -> VerificationResult:
+    if content is None and bundle_data is None:
+        raise InputError("Send a file, a bundle, or both.")
+    if content is not None and not content:
+        raise InputError("The file is empty.")
+    if bundle_data is not None:
+        bundle = Bundle.parse(bundle_data)
+    else:
+        assert content is not None
+        found = _lookup(inst, content)
+        if found is None:
+            return VerificationResult(False, "not-registered", REASONS["not-registered"])
+        bundle = found
+    result = verify_bundle(content, bundle, inst.verifier)
+    if result.valid:
+        with inst.db.session() as session:
+            cert = session.get(Certificate, bundle.certificate.id)
+            if cert is not None and cert.revocation is not None:
+                result.valid = False
+                result.reason = "revoked"
+                result.detail = f"{REASONS['revoked']} Reason given: {cert.revocation.reason}"
+    return result

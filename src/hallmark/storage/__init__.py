@@ -1,0 +1,1 @@
+"""Hallmark storage layer (see DESIGN.md, Architecture)."""

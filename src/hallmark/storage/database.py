@@ -1,0 +1,101 @@
+"""Engines, sessions and the log's write lock, for SQLite and PostgreSQL alike.
+
+Writers that touch the log must be serialized across threads and processes (issue #2):
+
+- SQLite: write sessions open with ``BEGIN IMMEDIATE``, which takes the database's single
+  write lock at once rather than at the first write, so two writers never both read the same
+  log size. WAL mode lets readers go on meanwhile.
+- PostgreSQL: write sessions take a transaction-scoped advisory lock
+  (``pg_advisory_xact_lock``), released by commit or rollback, even if the process dies.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.orm import Session, sessionmaker
+
+from hallmark.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+#: Arbitrary fixed key for the log's PostgreSQL advisory lock ("HLMK" in ASCII).
+LOG_LOCK_KEY = 0x484C4D4B
+_WRITE_OPTION = "hallmark_write"
+
+
+def make_engine(url: str) -> Engine:
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigError(f"'{url}' is not a database URL.") from None
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 60})
+        _configure_sqlite(engine)
+        return engine
+    if parsed.get_backend_name() == "postgresql":
+        if parsed.drivername == "postgresql":
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        return create_engine(parsed, pool_pre_ping=True)
+    raise ConfigError(
+        f"Database '{parsed.get_backend_name()}' is not supported.",
+        hint="Use a sqlite:/// or postgresql:// URL.",
+    )
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin.
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        if conn.get_execution_options().get(_WRITE_OPTION):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.exec_driver_sql("BEGIN")
+
+
+class Database:
+    """One engine plus two session factories: plain reads, and serialized log writes."""
+
+    def __init__(self, url: str) -> None:
+        self.engine = make_engine(url)
+        self.dialect = self.engine.dialect.name
+        self._read = sessionmaker(self.engine, expire_on_commit=False)
+        self._write = sessionmaker(
+            self.engine.execution_options(**{_WRITE_OPTION: True}), expire_on_commit=False
+        )
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session for reads and for writes that do not touch the log; commits on success."""
+        with self._read() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def log_writer(self) -> Iterator[Session]:
+        """A session holding the log's write lock until it commits or rolls back."""
+        with self._write() as session, session.begin():
+            if self.dialect == "postgresql":
+                session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOG_LOCK_KEY})
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()

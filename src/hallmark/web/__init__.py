@@ -1,0 +1,1 @@
+"""Hallmark web layer (see DESIGN.md, Architecture)."""

@@ -1,0 +1,121 @@
+"""Shared fixtures: instances on SQLite and on PostgreSQL, users, tokens.
+
+PostgreSQL tests use the server named by ``HALLMARK_TEST_POSTGRES_URL`` (an admin URL such as
+``postgresql://postgres@127.0.0.1:5432/test``); each test module gets its own database, created
+and dropped here. Without the variable they are skipped with a visible reason, unless
+``HALLMARK_REQUIRE_POSTGRES=1`` (set by ``.ci/run``), which turns a missing server into a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hallmark.services import accounts
+from hallmark.services.instance import Instance, init_instance, open_instance
+
+POSTGRES_ENV = "HALLMARK_TEST_POSTGRES_URL"
+REQUIRE_ENV = "HALLMARK_REQUIRE_POSTGRES"
+
+
+def _postgres_admin_url() -> str | None:
+    url = os.environ.get(POSTGRES_ENV)
+    if not url:
+        if os.environ.get(REQUIRE_ENV) == "1":
+            pytest.fail(f"{REQUIRE_ENV}=1 but {POSTGRES_ENV} is not set")
+        pytest.skip(f"PostgreSQL tests need {POSTGRES_ENV} (e.g. postgresql://postgres@127.0.0.1/test)")
+    return url
+
+
+@pytest.fixture(scope="module")
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test module; dropped afterwards."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    admin = make_url(_postgres_admin_url()).set(drivername="postgresql+psycopg")
+    name = f"hallmark_test_{secrets.token_hex(6)}"
+    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # the server is down or unreachable
+        engine.dispose()
+        if os.environ.get(REQUIRE_ENV) == "1":
+            pytest.fail(f"cannot reach PostgreSQL at {admin.render_as_string()}: {exc}")
+        pytest.skip(f"PostgreSQL is not reachable: {exc}")
+    try:
+        yield admin.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        engine.dispose()
+
+
+class FixedClock:
+    """A clock that stands still unless moved: certificates become byte-exact."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def make_instance(home: Path, database_url: str | None = None, **settings: Any) -> Instance:
+    init_instance(home, database_url=database_url)
+    from hallmark.settings import Settings
+
+    return open_instance(Settings.load(home, **settings))
+
+
+@pytest.fixture
+def instance(tmp_path: Path) -> Iterator[Instance]:
+    """A fresh SQLite instance in a temporary folder."""
+    inst = make_instance(tmp_path / "home")
+    yield inst
+    inst.close()
+
+
+def _reset_postgres(url: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def any_instance(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Instance]:
+    """The same instance on SQLite, then on PostgreSQL: for the shared storage suite."""
+    if request.param == "sqlite":
+        inst = make_instance(tmp_path / "home")
+    else:
+        url = request.getfixturevalue("postgres_url")
+        _reset_postgres(url)
+        inst = make_instance(tmp_path / "home", database_url=url)
+    yield inst
+    inst.close()
+
+
+@pytest.fixture
+def fixed_clock() -> FixedClock:
+    return FixedClock(datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC))
+
+
+def add_user(inst: Instance, handle: str, role: str = "creator", password: str | None = None) -> str:
+    """Create a user; return their id."""
+    with inst.db.session() as session:
+        return accounts.create_user(inst, session, handle, role=role, password=password).id
+
+
+def add_token(inst: Instance, handle: str) -> str:
+    with inst.db.session() as session:
+        return accounts.create_token(inst, session, accounts.get_user(session, handle))
