@@ -29,7 +29,9 @@ def _postgres_admin_url() -> str | None:
     if not url:
         if os.environ.get(REQUIRE_ENV) == "1":
             pytest.fail(f"{REQUIRE_ENV}=1 but {POSTGRES_ENV} is not set")
-        pytest.skip(f"PostgreSQL tests need {POSTGRES_ENV} (e.g. postgresql://postgres@127.0.0.1/test)")
+        pytest.skip(
+            f"PostgreSQL tests need {POSTGRES_ENV} (e.g. postgresql://postgres@127.0.0.1/test)"
+        )
     return url
 
 
@@ -110,7 +112,9 @@ def fixed_clock() -> FixedClock:
     return FixedClock(datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC))
 
 
-def add_user(inst: Instance, handle: str, role: str = "creator", password: str | None = None) -> str:
+def add_user(
+    inst: Instance, handle: str, role: str = "creator", password: str | None = None
+) -> str:
     """Create a user; return their id."""
     with inst.db.session() as session:
         return accounts.create_user(inst, session, handle, role=role, password=password).id

@@ -44,7 +44,8 @@ class Settings(BaseSettings):
     )
     signer: str = Field(default="file", description="Signer plugin name.")
     signing_key: Path | None = Field(
-        default=None, description="Ed25519 PEM for the file signer; default <home>/keys/signing.pem."
+        default=None,
+        description="Ed25519 PEM for the file signer; default <home>/keys/signing.pem.",
     )
     blob_store: str = Field(default="local", description="Blob-store plugin name.")
     blob_dir: Path | None = Field(

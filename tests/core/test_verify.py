@@ -12,9 +12,9 @@ import pytest
 
 from hallmark.core.bundle import Bundle
 from hallmark.core.verify import verify_bundle
+from hallmark.crypto.keys import private_key_from_seed
 from hallmark.errors import InputError
 from hallmark.ledger.checkpoint import Checkpoint, sign_checkpoint
-from hallmark.crypto.keys import private_key_from_seed
 from hallmark.services import accounts, registry
 from hallmark.services.instance import Instance
 from tests.services.helpers import golden_instance
@@ -138,7 +138,9 @@ def test_a_checkpoint_with_another_root(setup: tuple[Instance, dict[str, Any], s
     assert _verify(inst, TEXT, forged) == "proof-mismatch"
 
 
-def test_the_wrong_verifier_key(tmp_path: Path, setup: tuple[Instance, dict[str, Any], str]) -> None:
+def test_the_wrong_verifier_key(
+    tmp_path: Path, setup: tuple[Instance, dict[str, Any], str]
+) -> None:
     _, doc, _ = setup
     stranger = golden_instance(tmp_path / "other", seed=b"\x09" * 32)
     result = verify_bundle(TEXT, Bundle.from_json(doc), stranger.verifier)
@@ -156,7 +158,7 @@ def test_revocation_in_the_bundle(setup: tuple[Instance, dict[str, Any], str]) -
 
 
 def test_a_forged_revocation_is_ignored(setup: tuple[Instance, dict[str, Any], str]) -> None:
-    inst, doc, cert_id = setup
+    inst, _, cert_id = setup
     registry.revoke(inst, certificate_id=cert_id, reason="real", actor=None)
     with inst.db.session() as session:
         revoked = registry.build_bundle(

@@ -21,7 +21,9 @@ def counter_ids() -> Callable[[str], str]:
     return lambda prefix: f"{prefix}_golden{next(counter):04d}"
 
 
-def golden_instance(home: Path, seed: bytes = GOLDEN_SEED, origin: str = "hallmark.test/log") -> Instance:
+def golden_instance(
+    home: Path, seed: bytes = GOLDEN_SEED, origin: str = "hallmark.test/log"
+) -> Instance:
     init_instance(home, origin=origin)
     return open_instance(
         Settings.load(home),

@@ -20,7 +20,7 @@ from hallmark.services import accounts, registry
 from tests.services.helpers import golden_instance
 
 GOLDEN = Path(__file__).parent / "golden"
-POEM = "Salt on the window,\r\nthe harbour still asleep;\r\ngulls rehearse the day.\r\n".encode()
+POEM = b"Salt on the window,\r\nthe harbour still asleep;\r\ngulls rehearse the day.\r\n"
 
 
 def _check(name: str, actual: bytes) -> None:

@@ -29,7 +29,9 @@ from hallmark.storage.models import Certificate, CheckpointRow, LogEntry, Work
 from tests.conftest import add_user
 
 
-def _register(inst: Instance, creator_id: str, n: int, tag: str = "") -> list[registry.Registration]:
+def _register(
+    inst: Instance, creator_id: str, n: int, tag: str = ""
+) -> list[registry.Registration]:
     return [
         registry.register_work(
             inst,

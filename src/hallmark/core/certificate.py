@@ -68,9 +68,9 @@ def statement_sha256(statement: dict[str, Any]) -> str:
 
 def leaf_input(statement: dict[str, Any]) -> bytes:
     """The bytes the log hashes as this statement's leaf (RFC 9162 leaf data)."""
-    return bytes([LEAF_KIND[statement["type"]]]) + hashlib.sha256(
-        canonical_bytes(statement)
-    ).digest()
+    return (
+        bytes([LEAF_KIND[statement["type"]]]) + hashlib.sha256(canonical_bytes(statement)).digest()
+    )
 
 
 def sign_statement(statement: dict[str, Any], signer: Any) -> bytes:
@@ -227,14 +227,20 @@ def check_certificate_shape(body: Any) -> None:
     _require(body["level"] in {x.value for x in AssuranceLevel}, "unknown assurance level")
     work = body.get("work")
     _require(isinstance(work, dict), "'work' is missing")
-    _require(isinstance(work.get("sha256"), str) and bool(_HEX64.match(work["sha256"])),
-             "'work.sha256' is not a SHA-256 hex digest")
+    _require(
+        isinstance(work.get("sha256"), str) and bool(_HEX64.match(work["sha256"])),
+        "'work.sha256' is not a SHA-256 hex digest",
+    )
     norm = work.get("normalized_text_sha256")
-    _require(norm is None or (isinstance(norm, str) and bool(_HEX64.match(norm))),
-             "'work.normalized_text_sha256' is not a SHA-256 hex digest")
+    _require(
+        norm is None or (isinstance(norm, str) and bool(_HEX64.match(norm))),
+        "'work.normalized_text_sha256' is not a SHA-256 hex digest",
+    )
     _require(work.get("kind") in WORK_KINDS, "'work.kind' is unknown")
     log = body.get("log")
-    _require(isinstance(log, dict) and isinstance(log.get("index"), int) and log["index"] >= 0,
-             "'log.index' is missing")
+    _require(
+        isinstance(log, dict) and isinstance(log.get("index"), int) and log["index"] >= 0,
+        "'log.index' is missing",
+    )
     share = body.get("ai_share")
     _require(isinstance(share, int | float) and 0 <= share <= 100, "'ai_share' is out of range")

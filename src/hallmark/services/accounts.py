@@ -8,6 +8,7 @@ same message is given for an unknown handle and a wrong password.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import secrets
@@ -109,10 +110,8 @@ def authenticate(inst: Instance, session: Session, handle: str, password: str) -
     failure = AuthError("The handle or password is wrong.")
     user = find_user(session, handle)
     if user is None or user.password_hash is None:
-        try:
+        with contextlib.suppress(VerificationError):
             _hasher.verify(_DUMMY_HASH, password)
-        except VerificationError:
-            pass
         raise failure
     locked = _aware(user.locked_until, now)
     if locked is not None and locked > now:
@@ -156,8 +155,12 @@ def create_token(inst: Instance, session: Session, user: User, name: str = "") -
 
 def user_for_token(session: Session, token: str) -> User:
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
-        raise AuthError("The API token is not valid.", hint="Create one with 'hallmark token create'.")
+        raise AuthError(
+            "The API token is not valid.", hint="Create one with 'hallmark token create'."
+        )
     row = session.scalar(select(ApiToken).where(ApiToken.token_sha256 == _token_digest(token)))
     if row is None:
-        raise AuthError("The API token is not valid.", hint="Create one with 'hallmark token create'.")
+        raise AuthError(
+            "The API token is not valid.", hint="Create one with 'hallmark token create'."
+        )
     return row.user

@@ -97,21 +97,26 @@ def audit(inst: Instance, progress: Callable[[int, int], None] | None = None) ->
         report.size = size
         statements = _statements(session)
         checkpoints = {
-            row.size: row for row in session.scalars(select(CheckpointRow).order_by(CheckpointRow.size))
+            row.size: row
+            for row in session.scalars(select(CheckpointRow).order_by(CheckpointRow.size))
         }
         report.checkpoints = len(checkpoints)
         stored_nodes = _iter_nodes(session)
         expected_nodes: dict[tuple[int, int], bytes] = {}
         tree = merkle.CompactRange(0, [])
         roots: dict[int, bytes] = {0: merkle.EMPTY_ROOT}
-        entries = session.execute(select(LogEntry.idx, LogEntry.statement_sha256).order_by(LogEntry.idx))
+        entries = session.execute(
+            select(LogEntry.idx, LogEntry.statement_sha256).order_by(LogEntry.idx)
+        )
         for position, (idx, sha) in enumerate(entries):
             if idx != position:
                 report.problems.append(f"log entry {position} is missing (next stored is {idx})")
                 break
             statement = statements.get(sha)
             if statement is None:
-                report.problems.append(f"entry {idx}: no certificate or revocation with this digest")
+                report.problems.append(
+                    f"entry {idx}: no certificate or revocation with this digest"
+                )
                 continue
             body = loads(statement[1], what="stored statement")
             if body.get("log", {}).get("index") != idx:
@@ -138,7 +143,9 @@ def audit(inst: Instance, progress: Callable[[int, int], None] | None = None) ->
             if checkpoint.size != cp_size or checkpoint.root_hash != bytes(row.root_hash):
                 report.problems.append(f"checkpoint {cp_size}: note and stored row disagree")
             if roots.get(cp_size) != checkpoint.root_hash:
-                report.problems.append(f"checkpoint {cp_size}: root does not match the stored leaves")
+                report.problems.append(
+                    f"checkpoint {cp_size}: root does not match the stored leaves"
+                )
                 continue
             if previous is not None and cp_size <= size:
                 try:

@@ -106,7 +106,9 @@ def _inspect_image(data: bytes, *, max_pixels: int) -> MediaInfo:
                 hint="Upload the image at a normal size.",
             ) from None
         except UnidentifiedImageError:
-            raise UnsupportedMediaError("The file looks like an image but cannot be read.") from None
+            raise UnsupportedMediaError(
+                "The file looks like an image but cannot be read."
+            ) from None
         except (OSError, SyntaxError, ValueError) as exc:
             raise InputError(
                 f"The image is corrupt or truncated ({exc}).", hint="Export it again and retry."

@@ -16,10 +16,13 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from hallmark.core.bundle import Bundle, InclusionProof, Revocation as BundleRevocation
+from hallmark.core.bundle import Bundle, InclusionProof
+from hallmark.core.bundle import Revocation as BundleRevocation
 from hallmark.core.canonical import canonical_bytes
 from hallmark.core.certificate import (
     Certificate as CertificateView,
+)
+from hallmark.core.certificate import (
     build_certificate,
     build_revocation,
     leaf_input,
@@ -116,8 +119,9 @@ def register_work(
     declaration = {"label": label.value, "ai_share": share, "statement": statement_text}
     blob_key = inst.blobs.put(data)
     try:
-        return _record(inst, creator_id, media, title, label, share, visibility, declaration,
-                       blob_key, consent)
+        return _record(
+            inst, creator_id, media, title, label, share, visibility, declaration, blob_key, consent
+        )
     except BaseException:
         # Drop the blob unless another work already uses the same bytes.
         with inst.db.session() as session:
@@ -142,16 +146,10 @@ def _record(
         creator = session.get(User, creator_id)
         if creator is None:
             raise NotFoundError("The creator account does not exist.")
-        existing = session.scalar(
-            select(Work).where(
-                or_(
-                    Work.sha256 == media.digests.sha256,
-                    Work.normalized_text_sha256 == media.digests.normalized_text_sha256
-                    if media.digests.normalized_text_sha256
-                    else False,
-                )
-            )
-        )
+        same = Work.sha256 == media.digests.sha256
+        if media.digests.normalized_text_sha256:
+            same = or_(same, Work.normalized_text_sha256 == media.digests.normalized_text_sha256)
+        existing = session.scalar(select(Work).where(same).limit(1))
         if existing is not None:
             owner = "you" if existing.creator_id == creator_id else "another creator"
             raise ConflictError(
@@ -218,8 +216,16 @@ def _record(
             raise AssertionError("log index changed under the write lock")
         bundle = build_bundle(session, cert_row)
     logger.info("registered %s as %s (%s, log index %d)", work_id, cert_id, label.value, index)
-    return Registration(work_id, cert_id, label.value, AssuranceLevel.DECLARED.value, share,
-                        index, media.digests.sha256, bundle.to_json())
+    return Registration(
+        work_id,
+        cert_id,
+        label.value,
+        AssuranceLevel.DECLARED.value,
+        share,
+        index,
+        media.digests.sha256,
+        bundle.to_json(),
+    )
 
 
 def build_bundle(session: Session, cert: Certificate) -> Bundle:
@@ -237,7 +243,9 @@ def build_bundle(session: Session, cert: Certificate) -> Bundle:
         revocation = BundleRevocation(
             statement=log_service.statement_json(rev.body),
             signature=bytes(rev.signature),
-            proof=InclusionProof(rev.log_index, size, tuple(store.inclusion_proof(rev.log_index, size))),
+            proof=InclusionProof(
+                rev.log_index, size, tuple(store.inclusion_proof(rev.log_index, size))
+            ),
         )
     return Bundle(CertificateView(body), bytes(cert.signature), proof, checkpoint.note, revocation)
 
@@ -309,7 +317,9 @@ def find_certificate(session: Session, certificate_id: str) -> Certificate:
     return cert
 
 
-def revoke(inst: Instance, *, certificate_id: str, reason: str, actor: User | None) -> dict[str, Any]:
+def revoke(
+    inst: Instance, *, certificate_id: str, reason: str, actor: User | None
+) -> dict[str, Any]:
     """Revoke a certificate: sign a revocation statement and append it to the log.
 
     ``actor`` None means the operator (the CLI on the instance's own machine). Otherwise only

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import func, insert, select, tuple_
+from sqlalchemy import and_, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from hallmark.errors import LedgerError
@@ -31,20 +31,32 @@ class LogStore:
         return 0 if value is None else int(value) + 1
 
     def nodes(self, ids: Iterable[merkle.NodeId]) -> dict[merkle.NodeId, bytes]:
+        """Fetch stored nodes in one round trip per chunk; raise if any is missing."""
         wanted = sorted(set(ids))
         found: dict[merkle.NodeId, bytes] = {}
         for start in range(0, len(wanted), _FETCH_CHUNK):
             chunk = wanted[start : start + _FETCH_CHUNK]
-            rows = self.session.execute(
-                select(LogNode.level, LogNode.idx, LogNode.hash).where(
-                    tuple_(LogNode.level, LogNode.idx).in_(chunk)
+            by_level: dict[int, list[int]] = {}
+            for level, idx in chunk:
+                by_level.setdefault(level, []).append(idx)
+            # One "level = L AND idx IN (...)" term per level rather than a row-value IN:
+            # both SQLite and PostgreSQL then use the primary-key index for every term.
+            condition = or_(
+                *(
+                    and_(LogNode.level == level, LogNode.idx.in_(idxs))
+                    for level, idxs in by_level.items()
                 )
+            )
+            rows = self.session.execute(
+                select(LogNode.level, LogNode.idx, LogNode.hash).where(condition)
             )
             for level, idx, digest in rows:
                 found[(int(level), int(idx))] = bytes(digest)
         missing = [node for node in wanted if node not in found]
         if missing:
-            raise LedgerError(f"The log is missing {len(missing)} stored node(s), e.g. {missing[0]}.")
+            raise LedgerError(
+                f"The log is missing {len(missing)} stored node(s), e.g. {missing[0]}."
+            )
         return found
 
     def frontier(self, size: int | None = None) -> merkle.CompactRange:
@@ -105,11 +117,15 @@ class LogStore:
     # Checkpoints -----------------------------------------------------------------------
 
     def latest_checkpoint(self) -> CheckpointRow | None:
-        return self.session.scalar(select(CheckpointRow).order_by(CheckpointRow.size.desc()).limit(1))
+        return self.session.scalar(
+            select(CheckpointRow).order_by(CheckpointRow.size.desc()).limit(1)
+        )
 
     def checkpoint_at(self, size: int) -> CheckpointRow | None:
         return self.session.get(CheckpointRow, size)
 
     def store_checkpoint(self, size: int, root_hash: bytes, note: str, now: datetime) -> None:
         if self.session.get(CheckpointRow, size) is None:
-            self.session.add(CheckpointRow(size=size, root_hash=root_hash, note=note, created_at=now))
+            self.session.add(
+                CheckpointRow(size=size, root_hash=root_hash, note=note, created_at=now)
+            )
