@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, func, insert, or_, select
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
 from hallmark.errors import LedgerError
@@ -35,20 +35,19 @@ class LogStore:
         wanted = sorted(set(ids))
         found: dict[merkle.NodeId, bytes] = {}
         for start in range(0, len(wanted), _FETCH_CHUNK):
-            chunk = wanted[start : start + _FETCH_CHUNK]
-            by_level: dict[int, list[int]] = {}
-            for level, idx in chunk:
-                by_level.setdefault(level, []).append(idx)
-            # One "level = L AND idx IN (...)" term per level rather than a row-value IN:
-            # both SQLite and PostgreSQL then use the primary-key index for every term.
-            condition = or_(
-                *(
-                    and_(LogNode.level == level, LogNode.idx.in_(idxs))
-                    for level, idxs in by_level.items()
-                )
+            by_level: dict[int, list[str]] = {}
+            for level, idx in wanted[start : start + _FETCH_CHUNK]:
+                by_level.setdefault(int(level), []).append(str(int(idx)))
+            # One "level = L AND idx IN (...)" term per level, so SQLite and PostgreSQL both
+            # use the primary key for every term. The values are integers computed here, never
+            # user text, so they are written inline: building the equivalent SQLAlchemy
+            # expression tree cost more than the query itself (docs/ledger.md, benchmarks).
+            where = " OR ".join(
+                f"(level = {level} AND idx IN ({', '.join(idxs)}))"
+                for level, idxs in by_level.items()
             )
             rows = self.session.execute(
-                select(LogNode.level, LogNode.idx, LogNode.hash).where(condition)
+                text(f"SELECT level, idx, hash FROM log_nodes WHERE {where}")
             )
             for level, idx, digest in rows:
                 found[(int(level), int(idx))] = bytes(digest)
@@ -94,25 +93,34 @@ class LogStore:
         return first, tree
 
     def root(self, size: int) -> bytes:
-        self._check_size(size)
-        return merkle.root(size, self.nodes(merkle.root_nodes(size)))
+        return merkle.root(size, self._nodes_within(size, merkle.root_nodes(size)))
 
     def inclusion_proof(self, index: int, size: int) -> list[bytes]:
-        self._check_size(size)
         if not 0 <= index < size:
             raise LedgerError(f"Index {index} is not in a tree of size {size}.")
-        return merkle.inclusion_proof(index, size, self.nodes(merkle.inclusion_nodes(index, size)))
+        needed = merkle.inclusion_nodes(index, size)
+        return merkle.inclusion_proof(index, size, self._nodes_within(size, needed))
 
     def consistency_proof(self, old: int, new: int) -> list[bytes]:
-        self._check_size(new)
         if not 0 <= old <= new:
             raise LedgerError(f"No consistency proof from size {old} to size {new}.")
-        return merkle.consistency_proof(old, new, self.nodes(merkle.consistency_nodes(old, new)))
+        needed = merkle.consistency_nodes(old, new)
+        return merkle.consistency_proof(old, new, self._nodes_within(size=new, ids=needed))
 
-    def _check_size(self, size: int) -> None:
-        current = self.size()
-        if not 0 <= size <= current:
-            raise LedgerError(f"The log has {current} entries; size {size} is out of range.")
+    def _nodes_within(self, size: int, ids: Iterable[merkle.NodeId]) -> dict[merkle.NodeId, bytes]:
+        """Nodes for a proof at ``size``. A size beyond the log shows up as missing nodes; only
+        then is the size read, so the common case costs a single query."""
+        if size < 0:
+            raise LedgerError(f"Size {size} is out of range.")
+        try:
+            return self.nodes(ids)
+        except LedgerError:
+            current = self.size()
+            if size > current:
+                raise LedgerError(
+                    f"The log has {current} entries; size {size} is out of range."
+                ) from None
+            raise
 
     # Checkpoints -----------------------------------------------------------------------
 
