@@ -31,8 +31,8 @@ __all__ = [
 MALFORMED_CHECKPOINT: Final = "malformed-checkpoint"
 BAD_CHECKPOINT_SIGNATURE: Final = "bad-checkpoint-signature"
 
-# Go's reference parser reads the size as an unsigned 64-bit number; a larger one could never
-# be produced by an honest log, so it is refused rather than carried as a Python big int.
+# The transparency-dev checkpoint parser reads the size as an unsigned 64-bit number; a larger
+# one could never come from an honest log, so it is refused rather than carried as a big int.
 _MAX_SIZE: Final = 2**64 - 1
 _DECIMAL = re.compile(r"0|[1-9][0-9]*")
 _CONTROL = re.compile(r"[\x00-\x1f]")
