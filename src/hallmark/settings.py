@@ -13,10 +13,11 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hallmark.errors import ConfigError
+from hallmark.ledger.note import key_name_problem
 
 CONFIG_FILE = "hallmark.toml"
 ENV_PREFIX = "HALLMARK_"
@@ -69,6 +70,16 @@ class Settings(BaseSettings):
     login_lockout_seconds: int = Field(
         default=900, ge=1, description="How long a locked account stays locked."
     )
+
+    @field_validator("origin")
+    @classmethod
+    def _origin_is_a_key_name(cls, value: str) -> str:
+        # The origin names the log's key in every checkpoint (C2SP signed-note), so it must be
+        # a valid key name; refusing it here means no instance is ever created unable to sign.
+        problem = key_name_problem(value)
+        if problem:
+            raise ValueError(f"the log origin {problem}")
+        return value
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

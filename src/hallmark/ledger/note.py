@@ -68,7 +68,7 @@ class SigningKey(Protocol):
     def sign(self, data: bytes) -> bytes: ...
 
 
-def _name_problem(name: str) -> str | None:
+def key_name_problem(name: str) -> str | None:
     """Why ``name`` cannot be a key name, or None when it can (signed-note, Format)."""
     if not isinstance(name, str) or not name:
         return "is empty"
@@ -97,7 +97,7 @@ class Verifier:
 
     @classmethod
     def from_public_key(cls, name: str, public_key: Ed25519PublicKey) -> Verifier:
-        problem = _name_problem(name)
+        problem = key_name_problem(name)
         if problem:
             raise InputError(f"The key name {name!r} {problem}; key names cannot.")
         return cls(name, key_id(name, public_key), public_key)
@@ -129,7 +129,7 @@ def parse_verifier_key(vkey: str) -> Verifier:
             hint=_VKEY_HINT,
         )
     name, hex_id, encoded = parts
-    problem = _name_problem(name)
+    problem = key_name_problem(name)
     if problem:
         raise InputError(f"The key name in the verifier key {problem}.", hint=_VKEY_HINT)
     if not _HEX_KEY_ID.fullmatch(hex_id):
@@ -232,7 +232,7 @@ def verify_note(note: str, verifier: Verifier) -> str:
         if not line.startswith(_SIGNATURE_PREFIX):
             raise _malformed(f"signature line {number} does not start with an em dash and a space")
         name, space, encoded = line[len(_SIGNATURE_PREFIX) :].partition(" ")
-        if not space or _name_problem(name) or not encoded:
+        if not space or key_name_problem(name) or not encoded:
             raise _malformed(f"signature line {number} is not '— <key name> <signature>'")
         try:
             raw = base64.b64decode(encoded, validate=True)

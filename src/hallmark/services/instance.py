@@ -122,7 +122,6 @@ def init_instance(
         finally:
             db.dispose()
         return settings
-    home.mkdir(parents=True, exist_ok=True)
     values: dict[str, Any] = {
         "origin": origin or "hallmark.localhost/log",
         "public_url": public_url or "http://127.0.0.1:8000",
@@ -133,6 +132,8 @@ def init_instance(
     lines = ["# Hallmark instance settings; see docs/settings.md. Environment variables win."]
     lines += [f"{key} = {_toml_value(val)}" for key, val in values.items()]
     settings = Settings.load(home, **{k: v for k, v in values.items() if k != "secret_key"})
+    # Settings are validated before anything is written, so a bad value leaves no folder.
+    home.mkdir(parents=True, exist_ok=True)
     key_path = settings.signing_key_path
     if not key_path.exists():
         key = generate_private_key()
