@@ -20,14 +20,14 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 from rich.text import Text
 from typer.core import TyperGroup
 
 from hallmark.core.bundle import BUNDLE_SUFFIX, Bundle
-from hallmark.core.verify import REASONS, VerificationResult, verify_bundle
+from hallmark.core.verify import VerificationResult, verify_bundle
 from hallmark.errors import ConfigError, HallmarkError, InputError, ProofError, VerificationError
 from hallmark.ledger.note import Verifier, parse_verifier_key
 
@@ -35,9 +35,6 @@ from . import accounts as accounts_cli
 from . import log as log_cli
 from .output import emit_json, emit_text, print_facts, report_error, stdout
 from .state import CONFIG_FILE, DEFAULT_HOME, CliState, read_input, state_of
-
-if TYPE_CHECKING:
-    from hallmark.services.instance import Instance
 
 EXIT_NOT_VALID = 1
 EXIT_UNUSABLE = 2
@@ -337,29 +334,11 @@ def _verify_with_local_instance(
         # A --key check is offline by design; an unusable local instance must not stop it.
         return verify_bundle(content, bundle, verifier)
     with state.instance(settings) as inst:
+        from hallmark.services.verify import apply_revocation
+
         result = verify_bundle(content, bundle, verifier or inst.verifier)
-        if result.valid:
-            _apply_local_revocation(inst, bundle, result)
+        apply_revocation(inst, bundle, result)
     return result
-
-
-def _apply_local_revocation(inst: Instance, bundle: Bundle, result: VerificationResult) -> None:
-    from hallmark.core.certificate import statement_sha256
-    from hallmark.services.log import statement_json
-    from hallmark.storage.models import Certificate
-
-    with inst.db.session() as session:
-        row = session.get(Certificate, bundle.certificate.id)
-        # Only this very certificate counts: same id, same signed bytes.
-        if row is None or row.statement_sha256 != statement_sha256(bundle.certificate.body):
-            return
-        revocation = row.revocation
-        if revocation is None:
-            return
-        result.valid = False
-        result.reason = "revoked"
-        result.detail = f"{REASONS['revoked']} Reason given: {revocation.reason}"
-        result.revocation = statement_json(revocation.body)
 
 
 def _print_verdict(result: VerificationResult, *, key_given: bool) -> None:

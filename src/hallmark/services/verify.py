@@ -13,10 +13,12 @@ import hashlib
 from sqlalchemy import select
 
 from hallmark.core.bundle import Bundle
+from hallmark.core.certificate import statement_sha256
 from hallmark.core.digests import normalized_text_sha256
 from hallmark.core.verify import REASONS, VerificationResult, verify_bundle
 from hallmark.errors import InputError
 from hallmark.services.instance import Instance
+from hallmark.services.log import statement_json
 from hallmark.services.registry import build_bundle
 from hallmark.storage.models import Certificate, Work
 
@@ -53,11 +55,26 @@ def verify(inst: Instance, content: bytes | None, bundle_data: bytes | None) -> 
             return VerificationResult(False, "not-registered", REASONS["not-registered"])
         bundle = found
     result = verify_bundle(content, bundle, inst.verifier)
-    if result.valid:
-        with inst.db.session() as session:
-            cert = session.get(Certificate, bundle.certificate.id)
-            if cert is not None and cert.revocation is not None:
-                result.valid = False
-                result.reason = "revoked"
-                result.detail = f"{REASONS['revoked']} Reason given: {cert.revocation.reason}"
+    apply_revocation(inst, bundle, result)
     return result
+
+
+def apply_revocation(inst: Instance, bundle: Bundle, result: VerificationResult) -> None:
+    """Mark a valid result revoked when this instance has revoked that very certificate.
+
+    A bundle saved before its certificate was revoked does not say so; the instance that
+    issued it does. Only the same signed bytes count, not just the same id.
+    """
+    if not result.valid:
+        return
+    with inst.db.session() as session:
+        row = session.get(Certificate, bundle.certificate.id)
+        if row is None or row.statement_sha256 != statement_sha256(bundle.certificate.body):
+            return
+        revocation = row.revocation
+        if revocation is None:
+            return
+        result.valid = False
+        result.reason = "revoked"
+        result.detail = f"{REASONS['revoked']} Reason given: {revocation.reason}"
+        result.revocation = statement_json(revocation.body)
