@@ -530,8 +530,8 @@ def test_user_add_and_token_create(cli: Cli, opened: Instance) -> None:
     assert token.stdout.count("\n") == 1 and token.stdout.startswith("hm_")
     with opened.db.session() as session:
         assert accounts.user_for_token(session, token.stdout.strip()).handle == "rhea"
-        user = accounts.authenticate(opened, session, "rhea", "a long passphrase")
-        assert user.role == "reviewer"
+    user = accounts.authenticate(opened, "rhea", "a long passphrase")
+    assert user.role == "reviewer"
 
 
 def test_user_add_refuses_bad_requests(cli: Cli) -> None:

@@ -44,9 +44,8 @@ def test_seed_demo_is_idempotent(instance: Instance) -> None:
 
 def test_the_demo_login_works(instance: Instance) -> None:
     demo.seed_demo(instance)
-    with instance.db.session() as session:
-        user = accounts.authenticate(instance, session, demo.DEMO_LOGIN, demo.DEMO_PASSWORD)
-        assert user.role == "creator"
+    user = accounts.authenticate(instance, demo.DEMO_LOGIN, demo.DEMO_PASSWORD)
+    assert user.role == "creator"
 
 
 def test_every_demo_work_verifies_and_the_revoked_one_says_so(instance: Instance) -> None:

@@ -19,7 +19,13 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hallmark.errors import AuthError, ConflictError, InputError, NotFoundError, RateLimitedError
+from hallmark.errors import (
+    AuthError,
+    ConflictError,
+    InputError,
+    NotFoundError,
+    RateLimitedError,
+)
 from hallmark.services.instance import Instance
 from hallmark.storage.models import ApiToken, User
 
@@ -105,32 +111,43 @@ def _aware(moment: datetime | None, like: datetime) -> datetime | None:
     return moment
 
 
-def authenticate(inst: Instance, session: Session, handle: str, password: str) -> User:
+def authenticate(inst: Instance, handle: str, password: str) -> User:
+    """The user with this handle and password; raises AuthError or RateLimitedError otherwise.
+
+    It runs its own transaction, committed even when the login fails: the failure count that
+    drives the lockout must survive the error that reports it.
+    """
     now = inst.clock()
-    failure = AuthError("The handle or password is wrong.")
-    user = find_user(session, handle)
-    if user is None or user.password_hash is None:
-        with contextlib.suppress(VerificationError):
-            _hasher.verify(_DUMMY_HASH, password)
-        raise failure
-    locked = _aware(user.locked_until, now)
-    if locked is not None and locked > now:
-        raise RateLimitedError(
-            "This account is locked after too many failed logins.",
-            hint=f"Try again after {locked:%H:%M} UTC.",
-        )
-    try:
-        _hasher.verify(user.password_hash, password)
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
-        user.failed_logins += 1
-        if user.failed_logins >= inst.settings.login_max_failures:
-            user.locked_until = now + timedelta(seconds=inst.settings.login_lockout_seconds)
+    wrong = AuthError("The handle or password is wrong.")
+    accepted = False
+    with inst.db.session() as session:
+        user = find_user(session, handle)
+        if user is None or user.password_hash is None:
+            # Spend the same time as a real check, so timing does not reveal handles.
+            with contextlib.suppress(VerificationError):
+                _hasher.verify(_DUMMY_HASH, password)
+            raise wrong
+        locked = _aware(user.locked_until, now)
+        if locked is not None and locked > now:
+            raise RateLimitedError(
+                "This account is locked after too many failed logins.",
+                hint=f"Try again after {locked:%H:%M} UTC.",
+            )
+        try:
+            _hasher.verify(user.password_hash, password)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            user.failed_logins += 1
+            if user.failed_logins >= inst.settings.login_max_failures:
+                user.locked_until = now + timedelta(seconds=inst.settings.login_lockout_seconds)
+                user.failed_logins = 0
+        else:
             user.failed_logins = 0
-        raise failure from None
-    user.failed_logins = 0
-    user.locked_until = None
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = _hasher.hash(password)
+            user.locked_until = None
+            if _hasher.check_needs_rehash(user.password_hash):
+                user.password_hash = _hasher.hash(password)
+            accepted = True
+    if not accepted:
+        raise wrong
     return user
 
 

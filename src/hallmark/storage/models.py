@@ -13,7 +13,6 @@ from typing import Any, ClassVar
 from sqlalchemy import (
     JSON,
     BigInteger,
-    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -147,25 +146,13 @@ class CheckpointRow(Base):
     created_at: Mapped[datetime]
 
 
-class LoginAttempt(Base):
-    """Failed logins per client address, for rate limiting before any account is known."""
-
-    __tablename__ = "login_attempts"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    client: Mapped[str] = mapped_column(String(64), index=True)
-    at: Mapped[datetime]
-
-
 __all__ = [
     "ApiToken",
     "Base",
-    "Boolean",
     "Certificate",
     "CheckpointRow",
     "LogEntry",
     "LogNode",
-    "LoginAttempt",
     "Revocation",
     "User",
     "Work",

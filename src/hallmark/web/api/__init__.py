@@ -1,0 +1,21 @@
+"""The JSON API, mounted under ``/api/v1`` (issue #2, item 7).
+
+Writes need a bearer API token; reads take one optionally, to see the caller's own private
+works. Every error is an RFC 9457 problem document (:mod:`hallmark.web.errors`).
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from hallmark.web.api import certificates, log, verify, works
+from hallmark.web.api.schemas import PROBLEM_RESPONSES
+
+API_PREFIX = "/api/v1"
+
+
+def build_router() -> APIRouter:
+    router = APIRouter(prefix=API_PREFIX, responses=PROBLEM_RESPONSES)
+    for module in (works, verify, certificates, log):
+        router.include_router(module.router)
+    return router

@@ -1,0 +1,94 @@
+"""API routes for the transparency log and the instance's public key (issue #2, item 7).
+
+The checkpoint is served as the C2SP signed note, byte for byte as signed. Proofs are RFC 9162
+hash lists in base64; a monitor checks them against checkpoints it verified with the key from
+``/keys/public``. Sizes and indexes out of range are a 400 problem, never a 500.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import PlainTextResponse
+
+from hallmark.core.certificate import b64
+from hallmark.services import log as log_service
+from hallmark.storage.log_store import LogStore
+from hallmark.web.api.schemas import ConsistencyProofOut, InclusionProofOut
+from hallmark.web.deps import InstanceDep
+
+router = APIRouter(tags=["log"])
+
+_TEXT: dict[int | str, dict[str, Any]] = {200: {"content": {"text/plain": {}}}}
+
+
+@router.get(
+    "/log/checkpoint",
+    response_class=PlainTextResponse,
+    responses=_TEXT,
+    summary="The latest signed checkpoint (C2SP signed note)",
+)
+def checkpoint(inst: InstanceDep) -> PlainTextResponse:
+    note = log_service.latest_checkpoint(inst).note
+    # A checkpoint changes with every registration; caches must ask again.
+    return PlainTextResponse(note, headers={"Cache-Control": "no-cache"})
+
+
+@router.get(
+    "/log/proof/inclusion",
+    response_model=InclusionProofOut,
+    summary="An inclusion proof for a log entry",
+)
+def inclusion_proof(
+    inst: InstanceDep,
+    index: Annotated[int, Query(ge=0, description="The entry's log index.")],
+    size: Annotated[
+        int | None, Query(ge=1, description="Tree size; default: the latest checkpoint's.")
+    ] = None,
+) -> dict[str, Any]:
+    if size is None:
+        size = log_service.latest_checkpoint(inst).size
+    with inst.db.session() as session:
+        store = LogStore(session)
+        hashes = store.inclusion_proof(index, size)
+        root = store.root(size)
+    return {"index": index, "size": size, "root": b64(root), "hashes": [b64(h) for h in hashes]}
+
+
+@router.get(
+    "/log/proof/consistency",
+    response_model=ConsistencyProofOut,
+    summary="A consistency proof between two tree sizes",
+)
+def consistency_proof(
+    inst: InstanceDep,
+    old: Annotated[int, Query(ge=0, description="The older tree size.")],
+    new: Annotated[
+        int | None, Query(ge=0, description="The newer tree size; default: the latest.")
+    ] = None,
+) -> dict[str, Any]:
+    if new is None:
+        new = log_service.latest_checkpoint(inst).size
+    with inst.db.session() as session:
+        store = LogStore(session)
+        hashes = store.consistency_proof(old, new)
+        old_root, new_root = store.root(old), store.root(new)
+    return {
+        "old": old,
+        "new": new,
+        "old_root": b64(old_root),
+        "new_root": b64(new_root),
+        "hashes": [b64(h) for h in hashes],
+    }
+
+
+@router.get(
+    "/keys/public",
+    response_class=PlainTextResponse,
+    responses=_TEXT,
+    tags=["keys"],
+    summary="The instance's verifier key (what 'hallmark verify --key' takes)",
+)
+def public_key(inst: InstanceDep) -> PlainTextResponse:
+    return PlainTextResponse(inst.verifier_key + "\n")

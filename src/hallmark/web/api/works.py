@@ -1,0 +1,130 @@
+"""API routes for works: register one, list them, and fetch a work, its certificate, its bundle
+and its bytes (issue #2, item 7).
+
+Reads follow the visibility rules of :func:`hallmark.services.registry.get_work`: a private
+work is "not found" for anyone but its creator and admins, so its existence does not leak.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Query, Response, UploadFile
+
+from hallmark.core.certificate import b64
+from hallmark.errors import NotFoundError
+from hallmark.services import accounts, registry
+from hallmark.services import log as log_service
+from hallmark.web import downloads
+from hallmark.web.api.schemas import CertificateOut, RegistrationOut, WorkOut
+from hallmark.web.deps import ApiViewer, CurrentUser, InstanceDep
+from hallmark.web.uploads import parse_ai_share, read_upload
+
+router = APIRouter(tags=["works"])
+
+
+@router.post(
+    "/works",
+    status_code=201,
+    response_model=RegistrationOut,
+    summary="Register a work and issue its certificate",
+    responses={401: {"description": "No or a wrong API token."}},
+)
+def create_work(
+    inst: InstanceDep,
+    user: CurrentUser,
+    response: Response,
+    file: Annotated[UploadFile, File(description="The work: UTF-8 text or an image.")],
+    title: Annotated[str, Form(description="The work's title.")],
+    declare: Annotated[str, Form(description="human-made, ai-assisted or ai-generated.")],
+    ai_share: Annotated[
+        str | None, Form(description="Percent AI-generated; required for ai-assisted.")
+    ] = None,
+    visibility: Annotated[str, Form(description="public, unlisted or private.")] = "public",
+    statement: Annotated[str | None, Form(description="How the work was made.")] = None,
+    consent: Annotated[
+        str, Form(description="AI training: allowed, not-allowed or constrained.")
+    ] = "not-allowed",
+) -> dict[str, Any]:
+    data = read_upload(file, limit=inst.settings.max_upload_bytes)
+    registration = registry.register_work(
+        inst,
+        creator_id=user.id,
+        data=data or b"",
+        title=title,
+        declare=declare,
+        ai_share=parse_ai_share(ai_share),
+        visibility=visibility,
+        filename=file.filename,
+        statement=statement,
+        consent=consent,
+    )
+    response.headers["Location"] = f"/api/v1/works/{registration.work_id}"
+    return {**registration.to_json(), "bundle": registration.bundle}
+
+
+@router.get("/works", response_model=list[WorkOut], summary="List works, newest first")
+def list_works(
+    inst: InstanceDep,
+    viewer: ApiViewer,
+    creator: Annotated[str | None, Query(description="Only this creator's works.")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> list[dict[str, Any]]:
+    with inst.db.session() as session:
+        owner = None
+        if creator is not None:
+            owner = accounts.find_user(session, creator)
+            if owner is None:
+                raise NotFoundError(f"There is no creator '{creator[:40]}'.")
+        works = registry.list_works(session, viewer, creator=owner, limit=limit)
+        return [registry.work_json(work) for work in works]
+
+
+@router.get("/works/{work_id}", response_model=WorkOut, summary="A work's record")
+def get_work(inst: InstanceDep, viewer: ApiViewer, work_id: str) -> dict[str, Any]:
+    with inst.db.session() as session:
+        return registry.work_json(registry.get_work(session, work_id, viewer))
+
+
+@router.get(
+    "/works/{work_id}/certificate",
+    response_model=CertificateOut,
+    summary="A work's certificate and its signature",
+)
+def get_certificate(inst: InstanceDep, viewer: ApiViewer, work_id: str) -> dict[str, Any]:
+    with inst.db.session() as session:
+        work = registry.get_work(session, work_id, viewer)
+        cert = work.certificate
+        if cert is None:
+            raise NotFoundError(f"The work '{work.id}' has no certificate.")
+        return {
+            "certificate_id": cert.id,
+            "work_id": work.id,
+            "log_index": cert.log_index,
+            "certificate": log_service.statement_json(cert.body),
+            "signature": b64(bytes(cert.signature)),
+            "revoked": cert.revocation is not None,
+        }
+
+
+@router.get(
+    "/works/{work_id}/bundle",
+    summary="A work's bundle (*.hallmark.json) for offline verification",
+    response_class=Response,
+    responses={200: {"content": {"application/vnd.hallmark.bundle+json": {}}}},
+)
+def get_bundle(inst: InstanceDep, viewer: ApiViewer, work_id: str) -> Response:
+    with inst.db.session() as session:
+        return downloads.bundle_response(session, registry.get_work(session, work_id, viewer))
+
+
+@router.get(
+    "/works/{work_id}/file",
+    summary="A work's bytes, exactly as certified",
+    response_class=Response,
+    responses={200: {"content": {"application/octet-stream": {}}}},
+)
+def get_file(inst: InstanceDep, viewer: ApiViewer, work_id: str) -> Response:
+    with inst.db.session() as session:
+        work = registry.get_work(session, work_id, viewer)
+    return downloads.file_response(inst, work)

@@ -1,0 +1,76 @@
+"""FastAPI dependencies, as ``Annotated`` aliases the routes declare in their signatures.
+
+- :data:`InstanceDep`: the :class:`Instance` that ``create_app`` put on ``app.state``.
+- :data:`SessionUser`: the user signed in to the browser session, or None (pages only).
+- :data:`ApiViewer`: the user named by a bearer token, or None when there is no token (API
+  reads). A token that is present but wrong is an error, never silently anonymous.
+- :data:`CurrentUser`: the user named by a bearer token, required (API writes).
+
+The API never looks at the session cookie, so a page on another site cannot make a browser
+call it with the visitor's rights; pages never look at bearer tokens.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, cast
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from hallmark.errors import AuthError
+from hallmark.services import accounts
+from hallmark.services.instance import Instance
+from hallmark.storage.models import User
+from hallmark.web import sessions
+
+
+def get_instance(request: Request) -> Instance:
+    return cast(Instance, request.app.state.instance)
+
+
+InstanceDep = Annotated[Instance, Depends(get_instance)]
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="An API token from 'hallmark token create HANDLE', sent as a bearer token.",
+)
+BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+def get_api_viewer(inst: InstanceDep, credentials: BearerCredentials) -> User | None:
+    if credentials is None:
+        return None
+    with inst.db.session() as session:
+        # The user stays usable after the session closes: sessions do not expire on commit.
+        return accounts.user_for_token(session, credentials.credentials)
+
+
+ApiViewer = Annotated[User | None, Depends(get_api_viewer)]
+
+
+def get_current_user(viewer: ApiViewer) -> User:
+    if viewer is None:
+        raise AuthError(
+            "This needs an API token.",
+            hint="Send 'Authorization: Bearer <token>'; create a token with "
+            "'hallmark token create HANDLE'.",
+        )
+    return viewer
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def get_session_user(request: Request, inst: InstanceDep) -> User | None:
+    user_id = sessions.session_user_id(request)
+    if user_id is None:
+        return None
+    with inst.db.session() as session:
+        user = session.get(User, user_id)
+    if user is None:
+        # The account is gone; forget the stale session rather than fail every page.
+        sessions.log_out(request)
+    return user
+
+
+SessionUser = Annotated[User | None, Depends(get_session_user)]

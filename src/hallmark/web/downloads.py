@@ -1,0 +1,69 @@
+"""Serving a work's bytes and its bundle, shared by the API and the pages.
+
+A work's bytes come from users, so they are served so that no browser can run them: the
+media type is the one Hallmark detected (never the uploader's), ``nosniff`` stops guessing,
+text is always an attachment, and a sandboxing CSP covers the response should it be opened
+anyway. Images are shown inline, since the work page displays them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+from starlette.responses import JSONResponse, Response
+
+from hallmark.core.bundle import BUNDLE_MEDIA_TYPE
+from hallmark.errors import NotFoundError
+from hallmark.services.instance import Instance
+from hallmark.services.registry import build_bundle
+from hallmark.storage.models import Work
+
+_EXTENSIONS = {
+    "text/plain": "txt",
+    "text/markdown": "md",
+    "image/png": "png",
+    "image/jpeg": "jpg",
+    "image/webp": "webp",
+    "image/gif": "gif",
+}
+_FILE_POLICY = "default-src 'none'; img-src 'self'; sandbox"
+
+
+def _cache_control(work: Work) -> str:
+    return "public, max-age=300" if work.visibility == "public" else "private, no-store"
+
+
+def file_response(inst: Instance, work: Work) -> Response:
+    data = inst.blobs.get(work.blob_key)
+    extension = _EXTENSIONS.get(work.media_type, "bin")
+    is_text = work.kind == "text"
+    media_type = f"{work.media_type}; charset=utf-8" if is_text else work.media_type
+    disposition = "attachment" if is_text else "inline"
+    return Response(
+        data,
+        media_type=media_type,
+        headers={
+            "X-Content-Type-Options": "nosniff",
+            "Content-Disposition": f'{disposition}; filename="{work.id}.{extension}"',
+            "Content-Security-Policy": _FILE_POLICY,
+            "Cache-Control": _cache_control(work),
+        },
+    )
+
+
+def bundle_json(session: Session, work: Work) -> dict[str, Any]:
+    if work.certificate is None:
+        raise NotFoundError(f"The work '{work.id}' has no certificate.")
+    return build_bundle(session, work.certificate).to_json()
+
+
+def bundle_response(session: Session, work: Work) -> Response:
+    return JSONResponse(
+        bundle_json(session, work),
+        media_type=BUNDLE_MEDIA_TYPE,
+        headers={
+            "Content-Disposition": f'attachment; filename="{work.id}.hallmark.json"',
+            "Cache-Control": _cache_control(work),
+        },
+    )

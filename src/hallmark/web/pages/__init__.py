@@ -1,0 +1,17 @@
+"""Server-rendered pages (issue #2, item 8): Jinja2 templates, no scripts, no external assets.
+
+Pages use the browser session for identity and check a CSRF token on every POST form.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from hallmark.web.pages import accounts, log, verify, works
+
+
+def build_router() -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+    for module in (works, accounts, verify, log):
+        router.include_router(module.router)
+    return router

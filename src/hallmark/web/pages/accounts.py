@@ -1,0 +1,107 @@
+"""Pages for accounts: sign up, log in, log out (issue #2, items 5 and 8).
+
+Forms that fail are drawn again with the person's input (escaped by the templates) and a
+sentence saying what to fix; passwords are never sent back. Every POST checks the CSRF token
+first, before looking at anything else the form says.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse
+from starlette.responses import Response
+
+from hallmark.errors import HallmarkError, InputError
+from hallmark.services import accounts
+from hallmark.web import sessions
+from hallmark.web.deps import InstanceDep, SessionUser
+from hallmark.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+FormText = Annotated[str, Form()]
+
+
+def safe_next(target: str | None) -> str:
+    """A same-site path to go to after login; anything else (``//evil``, URLs) goes home."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return "/"
+    return target[:300]
+
+
+def redirect(path: str) -> RedirectResponse:
+    # 303 turns the browser's POST into a GET of the new page.
+    return RedirectResponse(path, status_code=303)
+
+
+@router.get("/signup")
+def signup_form(request: Request) -> Response:
+    return render(
+        request, "signup.html", {"form": {"handle": "", "display_name": ""}, "error": None}
+    )
+
+
+@router.post("/signup")
+def signup(
+    request: Request,
+    inst: InstanceDep,
+    csrf_token: FormText = "",
+    handle: FormText = "",
+    display_name: FormText = "",
+    password: FormText = "",
+    password_again: FormText = "",
+) -> Response:
+    sessions.check_csrf(request, csrf_token)
+    form = {"handle": handle[:60], "display_name": display_name[:120]}
+    try:
+        if password != password_again:
+            raise InputError("The two passwords are not the same.", hint="Type it again twice.")
+        with inst.db.session() as session:
+            user = accounts.create_user(
+                inst, session, handle, password=password, display_name=display_name or None
+            )
+    except HallmarkError as exc:
+        context = {"form": form, "error": exc}
+        return render(request, "signup.html", context, status_code=exc.status)
+    sessions.log_in(request, user)
+    sessions.set_notice(request, f"Welcome, {user.display_name}. Your account is ready.")
+    return redirect("/upload")
+
+
+@router.get("/login")
+def login_form(request: Request, next: str = "/") -> Response:
+    context = {"handle": "", "next": safe_next(next), "error": None}
+    return render(request, "login.html", context)
+
+
+@router.post("/login")
+def login(
+    request: Request,
+    inst: InstanceDep,
+    csrf_token: FormText = "",
+    handle: FormText = "",
+    password: FormText = "",
+    next: FormText = "/",
+) -> Response:
+    sessions.check_csrf(request, csrf_token)
+    error: HallmarkError | None = None
+    try:
+        user = accounts.authenticate(inst, handle, password)
+    except HallmarkError as exc:
+        error = exc
+    if error is not None:
+        context = {"handle": handle[:60], "next": safe_next(next), "error": error}
+        return render(request, "login.html", context, status_code=error.status)
+    sessions.log_in(request, user)
+    return redirect(safe_next(next))
+
+
+@router.post("/logout")
+def logout(request: Request, viewer: SessionUser, csrf_token: FormText = "") -> Response:
+    sessions.check_csrf(request, csrf_token)
+    sessions.log_out(request)
+    if viewer is not None:
+        sessions.set_notice(request, "You are logged out.")
+    return redirect("/")

@@ -1,0 +1,187 @@
+"""Pages for works: the home page, the upload form, the work page, its file and bundle, and
+revoking from the work page (issue #2, item 8).
+
+The home page lists public works only, whoever is looking; a signed-in person also sees a list
+of their own works, private ones included. Everything else goes through
+:func:`hallmark.services.registry.get_work`, so private works are "not found" for others.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, File, Request, UploadFile
+from starlette.responses import Response
+
+from hallmark.errors import HallmarkError, InputError
+from hallmark.services import log as log_service
+from hallmark.services import registry
+from hallmark.storage.models import User, Work
+from hallmark.web import downloads, sessions
+from hallmark.web.deps import InstanceDep, SessionUser
+from hallmark.web.pages.accounts import FormText, redirect
+from hallmark.web.templating import render
+from hallmark.web.uploads import parse_ai_share, read_upload
+
+router = APIRouter(include_in_schema=False)
+
+HOME_LIMIT = 12
+
+
+@router.get("/")
+def home(request: Request, inst: InstanceDep, viewer: SessionUser) -> Response:
+    with inst.db.session() as session:
+        # Passing no viewer keeps the public list public even when an admin is looking.
+        latest = registry.list_works(session, None, limit=HOME_LIMIT)
+        own = registry.list_works(session, viewer, creator=viewer) if viewer else []
+        context = {"latest": [_summary(w) for w in latest], "own": [_summary(w) for w in own]}
+    return render(request, "home.html", context)
+
+
+def _summary(work: Work) -> dict[str, Any]:
+    return {
+        "id": work.id,
+        "title": work.title,
+        "kind": work.kind,
+        "creator": work.creator.display_name,
+        "label": work.label,
+        "level": work.level,
+        "visibility": work.visibility,
+        "created_at": work.created_at,
+        "revoked": bool(work.certificate and work.certificate.revocation),
+    }
+
+
+def _empty_upload_form() -> dict[str, str]:
+    return {
+        "title": "",
+        "declare": "human-made",
+        "ai_share": "",
+        "visibility": "public",
+        "statement": "",
+        "consent": "not-allowed",
+    }
+
+
+def _login_first(path: str) -> Response:
+    return redirect("/login?" + urlencode({"next": path}))
+
+
+@router.get("/upload")
+def upload_form(request: Request, viewer: SessionUser) -> Response:
+    if viewer is None:
+        return _login_first("/upload")
+    return render(request, "upload.html", {"form": _empty_upload_form(), "error": None})
+
+
+@router.post("/upload")
+def upload(
+    request: Request,
+    inst: InstanceDep,
+    viewer: SessionUser,
+    file: Annotated[UploadFile | None, File()] = None,
+    csrf_token: FormText = "",
+    title: FormText = "",
+    declare: FormText = "human-made",
+    ai_share: FormText = "",
+    visibility: FormText = "public",
+    statement: FormText = "",
+    consent: FormText = "not-allowed",
+) -> Response:
+    sessions.check_csrf(request, csrf_token)
+    if viewer is None:
+        return _login_first("/upload")
+    form = {
+        "title": title[:400],
+        "declare": declare,
+        "ai_share": ai_share[:20],
+        "visibility": visibility,
+        "statement": statement[:2000],
+        "consent": consent,
+    }
+    try:
+        data = read_upload(file, limit=inst.settings.max_upload_bytes)
+        if data is None:
+            raise InputError("Choose the file of your work.", hint="UTF-8 text or an image.")
+        registration = registry.register_work(
+            inst,
+            creator_id=viewer.id,
+            data=data,
+            title=title,
+            declare=declare,
+            ai_share=parse_ai_share(ai_share),
+            visibility=visibility,
+            filename=file.filename if file else None,
+            statement=statement,
+            consent=consent,
+        )
+    except HallmarkError as exc:
+        if exc.status >= 500:
+            raise
+        context = {"form": form, "error": exc}
+        return render(request, "upload.html", context, status_code=exc.status)
+    sessions.set_notice(request, "Your certificate is issued and recorded in the public log.")
+    return redirect(f"/works/{registration.work_id}")
+
+
+def _may_revoke(work: Work, viewer: User | None) -> bool:
+    return viewer is not None and (viewer.id == work.creator_id or viewer.role == "admin")
+
+
+@router.get("/works/{work_id}")
+def work_page(request: Request, inst: InstanceDep, viewer: SessionUser, work_id: str) -> Response:
+    with inst.db.session() as session:
+        work = registry.get_work(session, work_id, viewer)
+        cert = work.certificate
+        revocation = cert.revocation if cert else None
+        context: dict[str, Any] = {
+            "work": registry.work_json(work),
+            "creator_name": work.creator.display_name,
+            "certificate": log_service.statement_json(cert.body) if cert else None,
+            "revocation": (
+                {"reason": revocation.reason, "at": revocation.created_at} if revocation else None
+            ),
+            "statement": str(work.declaration.get("statement") or ""),
+            "may_revoke": _may_revoke(work, viewer) and revocation is None and cert is not None,
+        }
+        text = None
+        if work.kind == "text":
+            # The stored bytes were checked as UTF-8 at registration; replace rather than fail
+            # if the blob store ever hands back something else.
+            text = inst.blobs.get(work.blob_key).decode("utf-8", errors="replace")
+        context["text"] = text
+    return render(request, "work.html", context)
+
+
+@router.get("/works/{work_id}/file")
+def work_file(inst: InstanceDep, viewer: SessionUser, work_id: str) -> Response:
+    with inst.db.session() as session:
+        work = registry.get_work(session, work_id, viewer)
+    return downloads.file_response(inst, work)
+
+
+@router.get("/works/{work_id}/bundle")
+def work_bundle(inst: InstanceDep, viewer: SessionUser, work_id: str) -> Response:
+    with inst.db.session() as session:
+        return downloads.bundle_response(session, registry.get_work(session, work_id, viewer))
+
+
+@router.post("/works/{work_id}/revoke")
+def revoke(
+    request: Request,
+    inst: InstanceDep,
+    viewer: SessionUser,
+    work_id: str,
+    csrf_token: FormText = "",
+    reason: FormText = "",
+) -> Response:
+    sessions.check_csrf(request, csrf_token)
+    if viewer is None:
+        return _login_first(f"/works/{work_id}")
+    with inst.db.session() as session:
+        work = registry.get_work(session, work_id, viewer)
+        certificate_id = work.certificate.id if work.certificate else ""
+    registry.revoke(inst, certificate_id=certificate_id, reason=reason, actor=viewer)
+    sessions.set_notice(request, "The certificate is revoked; the revocation is in the log.")
+    return redirect(f"/works/{work_id}")
