@@ -7,30 +7,16 @@ before it is printed, so the command never hands out a proof that does not verif
 
 from __future__ import annotations
 
-import base64
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from hallmark.errors import LedgerError, ProofError
-from hallmark.ledger import merkle
-
 from .output import emit_json, emit_text, plural, print_facts, stderr, stdout
 from .state import state_of
 
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
-    from hallmark.services.instance import Instance
-    from hallmark.storage.log_store import LogStore
-
 app = typer.Typer(help="The transparency log: checkpoint, proofs, audit.", no_args_is_help=True)
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
 
 
 @app.command()
@@ -94,47 +80,6 @@ def audit(
         raise typer.Exit(1)
 
 
-def _signed_root(inst: Instance, store: LogStore, size: int) -> tuple[bytes, str | None]:
-    """The root at ``size`` from storage, checked against the signed checkpoint of that size.
-
-    Returns the root and the checkpoint note (None when no checkpoint was published at that
-    size, as for sizes passed over by a batch).
-    """
-    from hallmark.ledger.checkpoint import open_checkpoint
-
-    root = store.root(size)
-    row = store.checkpoint_at(size)
-    if row is None:
-        return root, None
-    signed = open_checkpoint(row.note, inst.verifier)
-    if signed.root_hash != root:
-        raise ProofError(
-            f"The stored tree at size {size} does not match the signed checkpoint of that size.",
-            hint="Run 'hallmark log audit' to find what was changed.",
-        )
-    return root, row.note
-
-
-def _leaf_hash(session: Session, index: int) -> bytes:
-    """The leaf hash of entry ``index``, recomputed from its stored statement."""
-    from sqlalchemy import select
-
-    from hallmark.core.certificate import leaf_input
-    from hallmark.services.log import statement_json
-    from hallmark.storage.models import Certificate, LogEntry, Revocation
-
-    entry = session.get(LogEntry, index)
-    if entry is None:
-        raise LedgerError(f"The log has no entry {index}.")
-    table: Any = Revocation if entry.kind == "revocation" else Certificate
-    body = session.scalar(
-        select(table.body).where(table.statement_sha256 == entry.statement_sha256)
-    )
-    if body is None:
-        raise ProofError(f"Log entry {index} names a statement that is not stored.")
-    return merkle.leaf_hash(leaf_input(statement_json(body)))
-
-
 @app.command()
 def prove(
     ctx: typer.Context,
@@ -145,30 +90,18 @@ def prove(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Print the inclusion proof of entry INDEX in the tree of SIZE entries, verified."""
-    from hallmark.storage.log_store import LogStore
+    from hallmark.services.log import inclusion_document
 
-    with state_of(ctx).instance() as inst, inst.db.session() as session:
-        store = LogStore(session)
-        tree_size = size if size is not None else _latest_size(store)
-        hashes = store.inclusion_proof(index, tree_size)
-        root, note = _signed_root(inst, store, tree_size)
-        leaf = _leaf_hash(session, index)
-    merkle.verify_inclusion(leaf, index, tree_size, hashes, root)
-    document: dict[str, Any] = {
-        "log_index": index,
-        "tree_size": tree_size,
-        "leaf_hash": _b64(leaf),
-        "hashes": [_b64(h) for h in hashes],
-        "root_hash": _b64(root),
-        "checkpoint": note,
-    }
+    with state_of(ctx).instance() as inst:
+        document = inclusion_document(inst, index, size)
+    tree_size = document["tree_size"]
     if as_json:
         emit_json(document)
         return
     _print_proof(
         f"Entry {index} is in the log of {plural(tree_size, 'entry', 'entries')} (proof verified).",
         [("leaf hash", document["leaf_hash"]), ("root hash", document["root_hash"])],
-        hashes,
+        document["hashes"],
     )
 
 
@@ -182,24 +115,11 @@ def consistency(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Print the proof that the tree of NEW entries extends the tree of OLD entries, verified."""
-    from hallmark.storage.log_store import LogStore
+    from hallmark.services.log import consistency_document
 
-    with state_of(ctx).instance() as inst, inst.db.session() as session:
-        store = LogStore(session)
-        new_size = new if new is not None else _latest_size(store)
-        hashes = store.consistency_proof(old, new_size)
-        old_root, old_note = _signed_root(inst, store, old)
-        new_root, new_note = _signed_root(inst, store, new_size)
-    merkle.verify_consistency(old, new_size, old_root, new_root, hashes)
-    document: dict[str, Any] = {
-        "old_size": old,
-        "new_size": new_size,
-        "old_root": _b64(old_root),
-        "new_root": _b64(new_root),
-        "hashes": [_b64(h) for h in hashes],
-        "old_checkpoint": old_note,
-        "new_checkpoint": new_note,
-    }
+    with state_of(ctx).instance() as inst:
+        document = consistency_document(inst, old, new)
+    new_size = document["new_size"]
     if as_json:
         emit_json(document)
         return
@@ -207,21 +127,14 @@ def consistency(
         f"The log of {plural(new_size, 'entry', 'entries')} extends the log of "
         f"{plural(old, 'entry', 'entries')} (proof verified).",
         [("old root", document["old_root"]), ("new root", document["new_root"])],
-        hashes,
+        document["hashes"],
     )
 
 
-def _latest_size(store: LogStore) -> int:
-    row = store.latest_checkpoint()
-    if row is None or row.size == 0:
-        raise LedgerError("The log is empty: there is nothing to prove yet.")
-    return int(row.size)
-
-
-def _print_proof(headline: str, roots: list[tuple[str, str]], hashes: list[bytes]) -> None:
+def _print_proof(headline: str, roots: list[tuple[str, str]], hashes: list[str]) -> None:
     console = stdout()
     console.print(Text(headline, style="bold green"))
-    rows = roots + [(f"proof {n}", _b64(h)) for n, h in enumerate(hashes, start=1)]
+    rows = roots + [(f"proof {n}", h) for n, h in enumerate(hashes, start=1)]
     if not hashes:
         rows.append(("proof", "(empty: nothing is needed at these sizes)"))
     print_facts(console, rows)

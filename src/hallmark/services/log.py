@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hallmark.core.canonical import loads
-from hallmark.core.certificate import leaf_input
+from hallmark.core.certificate import b64, leaf_input
 from hallmark.errors import LedgerError, ProofError, VerificationError
 from hallmark.ledger import merkle
 from hallmark.ledger.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
@@ -175,3 +175,87 @@ def statement_json(body: str) -> dict[str, Any]:
     value = loads(body, what="stored statement")
     assert isinstance(value, dict)
     return value
+
+
+# Proof documents: one shape for the CLI's --json and the API ----------------------------------
+
+
+def _signed_root(inst: Instance, store: LogStore, size: int) -> tuple[bytes, str | None]:
+    """The root at ``size`` from storage, checked against the signed checkpoint of that size.
+
+    Returns the root and the checkpoint note (None when no checkpoint was published at that
+    size, as for sizes passed over by a batch).
+    """
+    root = store.root(size)
+    row = store.checkpoint_at(size)
+    if row is None:
+        return root, None
+    if open_checkpoint(row.note, inst.verifier).root_hash != root:
+        raise ProofError(
+            f"The stored tree at size {size} does not match the signed checkpoint of that size.",
+            hint="Run 'hallmark log audit' to find what was changed.",
+        )
+    return root, row.note
+
+
+def _entry_leaf_hash(session: Session, index: int) -> bytes:
+    """The leaf hash of entry ``index``, recomputed from its stored statement."""
+    entry = session.get(LogEntry, index)
+    if entry is None:
+        raise LedgerError(f"The log has no entry {index}.")
+    table: Any = Revocation if entry.kind == "revocation" else Certificate
+    body = session.scalar(
+        select(table.body).where(table.statement_sha256 == entry.statement_sha256)
+    )
+    if body is None:
+        raise ProofError(f"Log entry {index} names a statement that is not stored.")
+    return merkle.leaf_hash(leaf_input(statement_json(body)))
+
+
+def _latest_size(store: LogStore) -> int:
+    row = store.latest_checkpoint()
+    if row is None or row.size == 0:
+        raise LedgerError("The log is empty: there is nothing to prove yet.")
+    return int(row.size)
+
+
+def inclusion_document(inst: Instance, index: int, size: int | None = None) -> dict[str, Any]:
+    """An inclusion proof for entry ``index`` at ``size`` (default: latest), verified first.
+
+    Never hands out a proof that does not verify against the signed checkpoint of that size.
+    """
+    with inst.db.session() as session:
+        store = LogStore(session)
+        tree_size = size if size is not None else _latest_size(store)
+        hashes = store.inclusion_proof(index, tree_size)
+        root, note = _signed_root(inst, store, tree_size)
+        leaf = _entry_leaf_hash(session, index)
+    merkle.verify_inclusion(leaf, index, tree_size, hashes, root)
+    return {
+        "log_index": index,
+        "tree_size": tree_size,
+        "leaf_hash": b64(leaf),
+        "hashes": [b64(h) for h in hashes],
+        "root_hash": b64(root),
+        "checkpoint": note,
+    }
+
+
+def consistency_document(inst: Instance, old: int, new: int | None = None) -> dict[str, Any]:
+    """A consistency proof from size ``old`` to ``new`` (default: latest), verified first."""
+    with inst.db.session() as session:
+        store = LogStore(session)
+        new_size = new if new is not None else _latest_size(store)
+        hashes = store.consistency_proof(old, new_size)
+        old_root, old_note = _signed_root(inst, store, old)
+        new_root, new_note = _signed_root(inst, store, new_size)
+    merkle.verify_consistency(old, new_size, old_root, new_root, hashes)
+    return {
+        "old_size": old,
+        "new_size": new_size,
+        "old_root": b64(old_root),
+        "new_root": b64(new_root),
+        "hashes": [b64(h) for h in hashes],
+        "old_checkpoint": old_note,
+        "new_checkpoint": new_note,
+    }

@@ -49,8 +49,8 @@ def test_inclusion_proof_verifies_against_the_checkpoint(web: Web) -> None:
     response = web.client.get("/api/v1/log/proof/inclusion", params={"index": 1, "size": 3})
     assert response.status_code == 200
     proof = response.json()
-    assert proof["index"] == 1 and proof["size"] == 3
-    assert base64.b64decode(proof["root"]) == checkpoint.root_hash
+    assert proof["log_index"] == 1 and proof["tree_size"] == 3
+    assert base64.b64decode(proof["root_hash"]) == checkpoint.root_hash
     leaf = merkle.leaf_hash(leaf_input(bundle["certificate"]))
     merkle.verify_inclusion(leaf, 1, 3, _b64(proof["hashes"]), checkpoint.root_hash)
 
@@ -58,7 +58,7 @@ def test_inclusion_proof_verifies_against_the_checkpoint(web: Web) -> None:
 def test_inclusion_size_defaults_to_the_latest(web: Web) -> None:
     _register_three(web)
     proof = web.client.get("/api/v1/log/proof/inclusion", params={"index": 0}).json()
-    assert proof["size"] == 3
+    assert proof["tree_size"] == 3
 
 
 def test_consistency_proof_verifies(web: Web) -> None:

@@ -12,9 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
 
-from hallmark.core.certificate import b64
 from hallmark.services import log as log_service
-from hallmark.storage.log_store import LogStore
 from hallmark.web.api.schemas import ConsistencyProofOut, InclusionProofOut
 from hallmark.web.deps import InstanceDep
 
@@ -47,13 +45,7 @@ def inclusion_proof(
         int | None, Query(ge=1, description="Tree size; default: the latest checkpoint's.")
     ] = None,
 ) -> dict[str, Any]:
-    if size is None:
-        size = log_service.latest_checkpoint(inst).size
-    with inst.db.session() as session:
-        store = LogStore(session)
-        hashes = store.inclusion_proof(index, size)
-        root = store.root(size)
-    return {"index": index, "size": size, "root": b64(root), "hashes": [b64(h) for h in hashes]}
+    return log_service.inclusion_document(inst, index, size)
 
 
 @router.get(
@@ -68,19 +60,7 @@ def consistency_proof(
         int | None, Query(ge=0, description="The newer tree size; default: the latest.")
     ] = None,
 ) -> dict[str, Any]:
-    if new is None:
-        new = log_service.latest_checkpoint(inst).size
-    with inst.db.session() as session:
-        store = LogStore(session)
-        hashes = store.consistency_proof(old, new)
-        old_root, new_root = store.root(old), store.root(new)
-    return {
-        "old": old,
-        "new": new,
-        "old_root": b64(old_root),
-        "new_root": b64(new_root),
-        "hashes": [b64(h) for h in hashes],
-    }
+    return log_service.consistency_document(inst, old, new)
 
 
 @router.get(

@@ -111,15 +111,19 @@ class RevocationOut(BaseModel):
 
 
 class InclusionProofOut(BaseModel):
-    index: int
-    size: int
-    root: str = Field(description="Base64 root hash of the tree of this size.")
+    log_index: int
+    tree_size: int
+    leaf_hash: str = Field(description="Base64 RFC 9162 leaf hash of the entry.")
     hashes: list[str] = Field(description="Base64 RFC 9162 inclusion proof, leaf to root.")
+    root_hash: str = Field(description="Base64 root hash of the tree of this size.")
+    checkpoint: str | None = Field(description="The signed checkpoint of this size, if published.")
 
 
 class ConsistencyProofOut(BaseModel):
-    old: int
-    new: int
+    old_size: int
+    new_size: int
     old_root: str
     new_root: str
     hashes: list[str] = Field(description="Base64 RFC 9162 consistency proof.")
+    old_checkpoint: str | None
+    new_checkpoint: str | None
