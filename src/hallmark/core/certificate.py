@@ -153,8 +153,13 @@ def build_certificate(
     evidence: list[dict[str, str]],
     consent: dict[str, Any],
     log_index: int,
+    authorship: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Assemble a certificate statement. Everything is passed in, so output is reproducible."""
+    """Assemble a certificate statement. Everything is passed in, so output is reproducible.
+
+    ``authorship`` (issue #3) states what the process journal computed: its root hash and the
+    share of the text by origin; it is present only for works written in the editor.
+    """
     work: dict[str, Any] = {
         "id": work_id,
         "title": title,
@@ -184,6 +189,8 @@ def build_certificate(
         "consent": consent,
         "log": {"index": log_index},
     }
+    if authorship is not None:
+        body["authorship"] = authorship
     check_certificate_shape(body)
     return body
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import unicodedata
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -68,6 +69,21 @@ class Registration:
         }
 
 
+@dataclass
+class Evidence:
+    """What a use case adds to a registration beyond the declaration (issue #3 and later).
+
+    ``attach`` runs inside the registration's transaction with the new work's id, so rows
+    that point at the work (a draft, its stages) are written with it or not at all.
+    """
+
+    level: AssuranceLevel = AssuranceLevel.DECLARED
+    items: list[dict[str, Any]] = field(default_factory=list)
+    authorship: dict[str, Any] | None = None
+    review_reasons: list[dict[str, str]] = field(default_factory=list)
+    attach: Callable[[Session, str], None] | None = None
+
+
 def clean_title(title: str | None) -> str:
     title = unicodedata.normalize("NFC", (title or "").strip())
     # Control characters have no place in a title and can hide text from reviewers.
@@ -100,6 +116,7 @@ def register_work(
     filename: str | None = None,
     statement: str | None = None,
     consent: str = "not-allowed",
+    evidence: Evidence | None = None,
 ) -> Registration:
     label = OriginLabel.parse(declare)
     share = check_ai_share(label, ai_share)
@@ -120,7 +137,17 @@ def register_work(
     blob_key = inst.blobs.put(data)
     try:
         return _record(
-            inst, creator_id, media, title, label, share, visibility, declaration, blob_key, consent
+            inst,
+            creator_id,
+            media,
+            title,
+            label,
+            share,
+            visibility,
+            declaration,
+            blob_key,
+            consent,
+            evidence or Evidence(),
         )
     except BaseException:
         # Drop the blob unless another work already uses the same bytes.
@@ -141,6 +168,7 @@ def _record(
     declaration: dict[str, Any],
     blob_key: str,
     consent: str,
+    evidence: Evidence,
 ) -> Registration:
     with inst.db.log_writer() as session:
         creator = session.get(User, creator_id)
@@ -172,10 +200,14 @@ def _record(
             creator_handle=creator.handle,
             label=label,
             ai_share=share,
-            level=AssuranceLevel.DECLARED,
-            evidence=[{"kind": "declaration", "sha256": sha256_hex(canonical_bytes(declaration))}],
+            level=evidence.level,
+            evidence=[
+                {"kind": "declaration", "sha256": sha256_hex(canonical_bytes(declaration))},
+                *evidence.items,
+            ],
             consent={"ai_training": consent},
             log_index=index,
+            authorship=evidence.authorship,
         )
         signature = sign_statement(body, inst.signer)
         sha = statement_sha256(body)
@@ -193,13 +225,17 @@ def _record(
                 blob_key=blob_key,
                 visibility=visibility,
                 label=label.value,
-                level=AssuranceLevel.DECLARED.value,
+                level=evidence.level.value,
                 ai_share=share,
                 declaration=declaration,
+                review_status="pending" if evidence.review_reasons else "none",
+                review_reasons=evidence.review_reasons or None,
                 created_at=now,
             )
         )
         session.flush()
+        if evidence.attach is not None:
+            evidence.attach(session, work_id)
         cert_row = Certificate(
             id=cert_id,
             work_id=work_id,
@@ -220,7 +256,7 @@ def _record(
         work_id,
         cert_id,
         label.value,
-        AssuranceLevel.DECLARED.value,
+        evidence.level.value,
         share,
         index,
         media.digests.sha256,

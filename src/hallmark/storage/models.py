@@ -80,6 +80,9 @@ class Work(Base):
     level: Mapped[str] = mapped_column(String(20))
     ai_share: Mapped[float] = mapped_column(Float, default=0.0)
     declaration: Mapped[dict[str, Any]]
+    #: "none", or "pending" when the evidence asks for a person to look (flags, large pastes).
+    review_status: Mapped[str] = mapped_column(String(16), default="none", server_default="none")
+    review_reasons: Mapped[list[Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime]
 
     creator: Mapped[User] = relationship(back_populates="works")
@@ -146,14 +149,91 @@ class CheckpointRow(Base):
     created_at: Mapped[datetime]
 
 
+class Draft(Base):
+    """A text being written in the editor: its journal so far and the state to accept more.
+
+    ``text``, ``next_seq`` and ``head`` are what :func:`hallmark.core.journal.ingest` needs, so
+    a new batch is checked without replaying the whole journal.
+    """
+
+    __tablename__ = "drafts"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    creator_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    title: Mapped[str] = mapped_column(String(300), default="")
+    text: Mapped[str] = mapped_column(Text, default="")
+    next_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    head: Mapped[bytes] = mapped_column(LargeBinary(32))
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    work_id: Mapped[str | None] = mapped_column(ForeignKey("works.id"), unique=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class JournalEvent(Base):
+    """One accepted journal event, with the chain hash that covers it and all before it."""
+
+    __tablename__ = "journal_events"
+
+    draft_id: Mapped[str] = mapped_column(
+        ForeignKey("drafts.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    t: Mapped[int] = mapped_column(BigInteger)
+    op: Mapped[str] = mapped_column(String(8))
+    pos: Mapped[int] = mapped_column(BigInteger)
+    text: Mapped[str | None] = mapped_column(Text)
+    len: Mapped[int | None] = mapped_column(BigInteger)
+    ref: Mapped[str | None] = mapped_column(String(100))
+    src: Mapped[str | None] = mapped_column(String(20))
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class Authorship(Base):
+    """The authorship report of a work written in the editor (issue #3)."""
+
+    __tablename__ = "authorship"
+
+    work_id: Mapped[str] = mapped_column(ForeignKey("works.id"), primary_key=True)
+    draft_id: Mapped[str] = mapped_column(ForeignKey("drafts.id"), unique=True)
+    journal_root: Mapped[str] = mapped_column(String(64))
+    report: Mapped[dict[str, Any]]
+    #: The creator's choice: whether anyone may see the report (the raw journal stays private).
+    public: Mapped[bool] = mapped_column(default=False)
+
+
+class WorkStage(Base):
+    """A draft or stage of a work made elsewhere, uploaded before the final version (issue #3)."""
+
+    __tablename__ = "work_stages"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    series_id: Mapped[str] = mapped_column(String(32), index=True)
+    creator_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    work_id: Mapped[str | None] = mapped_column(ForeignKey("works.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    media_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    perceptual_hash: Mapped[str | None] = mapped_column(String(80))
+    blob_key: Mapped[str] = mapped_column(String(64))
+    note: Mapped[str] = mapped_column(String(500), default="")
+    arrived_at: Mapped[datetime]
+
+
 __all__ = [
     "ApiToken",
+    "Authorship",
     "Base",
     "Certificate",
     "CheckpointRow",
+    "Draft",
+    "JournalEvent",
     "LogEntry",
     "LogNode",
     "Revocation",
     "User",
     "Work",
+    "WorkStage",
 ]
