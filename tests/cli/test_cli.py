@@ -546,6 +546,45 @@ def test_user_add_refuses_bad_requests(cli: Cli) -> None:
     assert cli("token", "create", "nobody").exit_code == 2
 
 
+# register --stage (issue #3, item 7) -----------------------------------------------------------
+
+
+def test_register_with_stages_attaches_them_in_order(
+    cli: Cli, opened: Instance, tmp_path: Path
+) -> None:
+    from hallmark.services.stages import progression
+
+    first = write(tmp_path / "v1.txt", "Lanterns on the pier\n")
+    second = write(tmp_path / "v2.txt", "Lanterns on the pier\nblink out\n")
+    poem = write(tmp_path / "pier.txt", POEM)
+    document = register(cli, poem, "--stage", str(first), "--stage", str(second))
+    assert document["stages"] == 2
+    seen = progression(opened, document["work_id"], None)
+    assert [s["size"] for s in seen["stages"]] == [first.stat().st_size, second.stat().st_size]
+    evidence = bundle_of(poem)["certificate"]["evidence"]
+    assert seen["evidence"] in evidence
+
+
+def test_register_refuses_a_bad_stage_and_stores_nothing(
+    cli: Cli, opened: Instance, tmp_path: Path
+) -> None:
+    from sqlalchemy import select
+
+    from hallmark.storage.models import Work, WorkStage
+
+    poem = write(tmp_path / "pier.txt", POEM)
+    binary = write(tmp_path / "draft.bin", b"\xff\xfe\x00 not text")
+    result = cli(*register_args(poem, "--stage", str(binary)))
+    assert result.exit_code == 2
+    assert "Stage 1 (draft.bin): The text is not valid UTF-8" in result.stderr
+    missing = cli(*register_args(poem, "--stage", str(tmp_path / "nope.txt")))
+    assert missing.exit_code == 2 and "does not exist" in missing.stderr
+    assert not poem.with_name("pier.txt.hallmark.json").exists()
+    with opened.db.session() as session:
+        assert session.scalars(select(Work)).first() is None
+        assert session.scalars(select(WorkStage)).first() is None
+
+
 # serve ----------------------------------------------------------------------------------------
 
 

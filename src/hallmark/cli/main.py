@@ -181,15 +181,26 @@ def register(
         typer.Option(help="Percent of the work that is AI-generated (ai-assisted only)."),
     ] = None,
     visibility: Annotated[str, typer.Option(help="public, unlisted or private.")] = "public",
+    stage: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--stage",
+            metavar="FILE",
+            help="An earlier draft of the work; repeat, oldest first. They are recorded as "
+            "arriving now.",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Register a local file, certify it, and write its bundle next to it."""
     from hallmark.core.labels import OriginLabel, check_ai_share
     from hallmark.services.accounts import ensure_creator
-    from hallmark.services.registry import check_visibility, clean_title, register_work
+    from hallmark.services.registry import check_visibility, clean_title
+    from hallmark.services.stages import StageUpload, register_with_stages
 
     state = state_of(ctx)
     data = read_input(path, "file")
+    drafts = [StageUpload(read_input(draft, "stage"), draft.name) for draft in stage or []]
     bundle_path = bundle_path_for(path)
     # Check everything cheap before the creator is created and the log grows, so a typo does
     # not leave a half-done registration or a certificate whose bundle cannot be saved.
@@ -204,9 +215,10 @@ def register(
     with state.instance() as inst:
         with inst.db.session() as session:
             creator_id = ensure_creator(inst, session, creator).id
-        registration = register_work(
+        registration = register_with_stages(
             inst,
             creator_id=creator_id,
+            stages=drafts,
             data=data,
             title=title,
             declare=declare,
@@ -216,7 +228,9 @@ def register(
         )
     _write_json(bundle_path, registration.bundle)
     if as_json:
-        emit_json({**registration.to_json(), "bundle_path": str(bundle_path)})
+        emit_json(
+            {**registration.to_json(), "bundle_path": str(bundle_path), "stages": len(drafts)}
+        )
         return
     console = stdout()
     console.print(Text(f"Registered {path.name}.", style="bold green"))
@@ -230,6 +244,7 @@ def register(
             ("log entry", str(registration.log_index)),
             ("sha256", registration.sha256),
             ("bundle", str(bundle_path)),
+            *([("stages", f"{len(drafts)} drafts, oldest first")] if drafts else []),
         ],
     )
 

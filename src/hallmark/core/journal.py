@@ -21,7 +21,7 @@ This module is pure: no database, no web.
 from __future__ import annotations
 
 import hashlib
-import statistics
+import math
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -43,6 +43,7 @@ TYPED, PASTED, MUSE, IMPORTED, PASTED_AI = 0, 1, 2, 3, 4
 ORIGIN_NAMES = ("typed", "pasted", "muse", "imported", "pasted_ai")
 _OP_ORIGIN = {"insert": TYPED, "paste": PASTED, "muse": MUSE, "import": IMPORTED}
 _ALLOWED_KEYS = frozenset({"seq", "t", "op", "pos", "text", "len", "ref", "src"})
+_ARTICLE = {"insert": "an", "paste": "a", "muse": "a", "import": "an"}
 
 # Human-ness rules (docs/journal.md, "Flags"): thresholds, in one place.
 PAUSE_MS = 2_000  # a gap longer than this is a pause, not a keystroke interval
@@ -149,7 +150,7 @@ def parse_event(raw: Any, *, expected_seq: int, text_length: int) -> dict[str, A
     else:
         text = raw.get("text")
         if "len" in raw:
-            raise _bad(seq, f"an {op} has 'text', not 'len'.")
+            raise _bad(seq, f"{_ARTICLE[op]} {op} has 'text', not 'len'.")
         if not isinstance(text, str) or not text:
             raise _bad(seq, "'text' must be a non-empty string.")
         if len(text) > MAX_EVENT_TEXT:
@@ -172,6 +173,51 @@ def parse_event(raw: Any, *, expected_seq: int, text_length: int) -> dict[str, A
     return event
 
 
+class _GapBuffer:
+    """A sequence being edited at a moving cursor: what lies before the cursor in order, what
+    lies after it reversed, so an edit costs the distance the cursor moves plus the edit.
+
+    Writing happens near a cursor; editing a Python list in place would instead move the whole
+    rest of the text on every keystroke (benchmarks/README.md, "Journal"). ``kind`` is ``list``
+    for code points or ``bytearray`` for their origins.
+    """
+
+    __slots__ = ("left", "right")
+
+    def __init__(self, kind: type[list[Any]] | type[bytearray], initial: Iterable[Any] = ()):
+        self.left: Any = kind(initial)
+        self.right: Any = kind()
+
+    def __len__(self) -> int:
+        return len(self.left) + len(self.right)
+
+    def _move(self, pos: int) -> None:
+        here = len(self.left)
+        if pos < here:
+            self.right += self.left[pos:][::-1]
+            del self.left[pos:]
+        elif pos > here:
+            cut = len(self.right) - (pos - here)
+            self.left += self.right[cut:][::-1]
+            del self.right[cut:]
+
+    def insert(self, pos: int, items: Iterable[Any]) -> None:
+        if pos != len(self.left):
+            self._move(pos)
+        self.left += items
+
+    def delete(self, pos: int, length: int) -> Any:
+        """Remove ``length`` items at ``pos``; return them, in order."""
+        self._move(pos)
+        cut = len(self.right) - length
+        gone = self.right[cut:][::-1]
+        del self.right[cut:]
+        return gone
+
+    def whole(self) -> Any:
+        return self.left + self.right[::-1]
+
+
 @dataclass
 class Ingest:
     """The state the server keeps per draft to accept the next batch without a full replay."""
@@ -187,22 +233,20 @@ def ingest(
     """Validate and chain a batch; return the new state and each event with its hash.
 
     All or nothing: the first bad event refuses the whole batch, and ``state`` is not changed.
-    The text is edited as a list of code points so each event costs a slice, not a copy.
     """
-    chars = list(state.text)
+    chars = _GapBuffer(list, state.text)
     head, seq = state.head, state.next_seq
     accepted: list[tuple[dict[str, Any], bytes]] = []
     for raw in batch:
         event = parse_event(raw, expected_seq=seq, text_length=len(chars))
-        pos = event["pos"]
         if event["op"] == "delete":
-            del chars[pos : pos + event["len"]]
+            chars.delete(event["pos"], event["len"])
         else:
-            chars[pos:pos] = event["text"]
+            chars.insert(event["pos"], event["text"])
         head = chain(head, event)
         accepted.append((event, head))
         seq += 1
-    return Ingest("".join(chars), seq, head), accepted
+    return Ingest("".join(chars.whole()), seq, head), accepted
 
 
 # Replay and attribution ----------------------------------------------------------------------
@@ -267,23 +311,28 @@ def replay(
     """
     events = events if isinstance(events, list) else list(events)
     every = max(1, len(events) // max(1, timeline_points))
-    chars: list[str] = []
-    origins = bytearray()
+    chars = _GapBuffer(list)
+    origins = _GapBuffer(bytearray)
     counts = [0, 0, 0, 0, 0]
     deleted: deque[tuple[str, bytes]] = deque(maxlen=_RESTORE_MEMORY)
-    deleted_chars = longest_paste = keystrokes = 0
+    deleted_chars = longest_paste = longest_unknown = keystrokes = 0
     active_ms = 0
     sessions = 0
     last_t: int | None = None
     clock_backwards = False
-    typed_times: list[tuple[int, int]] = []  # (time, cumulative typed code points)
+    # (writing clock, cumulative typed code points). The writing clock adds up the gaps between
+    # events that go forward, so a clock set back mid-journal (flagged on its own) cannot make
+    # typing look impossibly fast.
+    typed_times: list[tuple[int, int]] = []
+    clock = 0
     typed_total = 0
     intervals: list[int] = []
     last_key_t: int | None = None
     samples: list[tuple[int, list[int]]] = []
     n = 0
+    typed_one = bytes([TYPED])
     for event in events:
-        t, op, pos = int(event["t"]), event["op"], int(event["pos"])
+        t, op, pos = event["t"], event["op"], event["pos"]
         if last_t is None:
             sessions = 1
         else:
@@ -292,40 +341,50 @@ def replay(
                 clock_backwards = True
             if gap > SESSION_GAP_MS:
                 sessions += 1
-            if 0 < gap <= ACTIVE_GAP_MS:
-                active_ms += gap
+            if gap > 0:
+                clock += gap
+                if gap <= ACTIVE_GAP_MS:
+                    active_ms += gap
         last_t = t
         if op == "delete":
-            length = int(event["len"])
-            gone = origins[pos : pos + length]
-            deleted.append(("".join(chars[pos : pos + length]), bytes(gone)))
-            for origin in gone:
-                counts[origin] -= 1
-            del chars[pos : pos + length]
-            del origins[pos : pos + length]
+            length = event["len"]
+            gone = bytes(origins.delete(pos, length))
+            deleted.append(("".join(chars.delete(pos, length)), gone))
+            for origin in set(gone):
+                counts[origin] -= gone.count(origin)
             deleted_chars += length
         else:
             text = event["text"]
             src = event.get("src")
-            run = _origins_for(op, src, text, chars, origins, deleted)
-            chars[pos:pos] = text
-            origins[pos:pos] = run
-            for origin in set(run):
-                counts[origin] += run.count(origin)
-            if op == "paste":
-                longest_paste = max(longest_paste, len(text))
+            size = len(text)
             if op == "insert" and src not in ("undo", "redo"):
-                typed_total += len(text)
-                typed_times.append((t, typed_total))
-                if len(text) == 1 and src in (None, "key"):
+                # Typing, the common case, kept short: its origin needs no search.
+                chars.insert(pos, text)
+                origins.insert(pos, typed_one * size)
+                counts[TYPED] += size
+                typed_total += size
+                typed_times.append((clock, typed_total))
+                if size == 1 and (src is None or src == "key"):
                     keystrokes += 1
                     if last_key_t is not None and 0 < t - last_key_t <= PAUSE_MS:
                         intervals.append(t - last_key_t)
                     last_key_t = t
+            else:
+                run, fresh = _origins_for(op, src, text, chars, origins, deleted)
+                chars.insert(pos, text)
+                origins.insert(pos, run)
+                for origin in set(run):
+                    counts[origin] += run.count(origin)
+                # Only text new to this journal counts as a paste: moving a paragraph (cut and
+                # paste), copying inside the document or undoing a deletion brings nothing in.
+                if fresh and run[0] in (PASTED, PASTED_AI):
+                    longest_paste = max(longest_paste, size)
+                    if run[0] == PASTED:
+                        longest_unknown = max(longest_unknown, size)
         n += 1
         if n % every == 0 or n == len(events):
             samples.append((t, counts.copy()))
-    final = "".join(chars)
+    final = "".join(chars.whole())
     total = len(final)
     named = {
         "typed": counts[TYPED],
@@ -334,13 +393,13 @@ def replay(
         "imported": counts[IMPORTED],
     }
     shares = {name: _share(count, total) for name, count in named.items()}
-    ai_share = _share(counts[MUSE] + counts[PASTED_AI], total)
+    ai_share = _ai_share(counts[MUSE] + counts[PASTED_AI], total)
     unknown_paste_share = _share(counts[PASTED], total)
     flags = _flags(
         total=total,
         typed_share=shares["typed"],
         unknown_paste_share=unknown_paste_share,
-        longest_paste=longest_paste,
+        longest_unknown_paste=longest_unknown,
         deleted_chars=deleted_chars,
         typed_times=typed_times,
         intervals=intervals,
@@ -360,36 +419,73 @@ def replay(
         keystrokes=keystrokes,
         flags=flags,
         timeline=_timeline(samples),
-        origins=bytes(origins),
+        origins=bytes(origins.whole()),
     )
+
+
+def _ai_share(ai: int, total: int) -> float:
+    """The AI share in percent, never rounded to 0 when there is AI text, nor to 100 when
+    there is other text: the label follows from it (``ai-assisted`` needs 0 < share < 100)."""
+    share = _share(ai, total)
+    if ai and share == 0.0:
+        return 0.01
+    if ai < total and share == 100.0:
+        return 99.99
+    return share
 
 
 def _origins_for(
     op: str,
     src: str | None,
     text: str,
-    chars: list[str],
-    origins: bytearray,
+    chars: _GapBuffer,
+    origins: _GapBuffer,
     deleted: deque[tuple[str, bytes]],
-) -> bytes:
-    """The origin of each code point an insert-like event adds."""
+) -> tuple[bytes, bool]:
+    """The origin of each code point an insert-like event adds, and whether it is new text.
+
+    Text is not new when it comes back from a recent deletion or from elsewhere in the document.
+    """
     if op in ("insert", "paste") and (src in ("undo", "redo") or op == "paste"):
         # Text put back by undo/redo, or cut and pasted, keeps the origins it had when it left.
-        for gone_text, gone_origins in reversed(deleted):
-            if gone_text == text:
-                return gone_origins
+        restored = _restored(text, deleted)
+        if restored is not None:
+            return restored, False
         if op == "paste":
             if src == "copy":
                 # The editor says the text was copied inside this document; where it is found
                 # there, it keeps its origins. Only claimed copies are searched: the search
                 # costs a pass over the text, too much to spend on every paste.
-                found = "".join(chars).find(text) if len(text) <= len(chars) else -1
+                found = "".join(chars.whole()).find(text) if len(text) <= len(chars) else -1
                 if found >= 0:
-                    return bytes(origins[found : found + len(text)])
-            return bytes([PASTED_AI if src == "ai" else PASTED]) * len(text)
+                    return bytes(origins.whole()[found : found + len(text)]), False
+            return bytes([PASTED_AI if src == "ai" else PASTED]) * len(text), True
         # Undo or redo of text this journal never held: of unknown origin, like a paste.
-        return bytes([PASTED]) * len(text)
-    return bytes([_OP_ORIGIN[op]]) * len(text)
+        return bytes([PASTED]) * len(text), True
+    return bytes([_OP_ORIGIN[op]]) * len(text), True
+
+
+def _restored(text: str, deleted: deque[tuple[str, bytes]]) -> bytes | None:
+    """The origins ``text`` had if it is a recently deleted run, or else None."""
+    for gone_text, gone_origins in reversed(deleted):
+        if gone_text == text:
+            return gone_origins
+    # Browsers undo a word erased key by key in one step, so the text comes back whole after
+    # several one-key deletions. Backspace erases right to left, so the newest run comes first;
+    # the Delete key erases left to right at one place, so the oldest run comes first.
+    newest_first: list[tuple[str, bytes]] = []
+    size = 0
+    for run in reversed(deleted):
+        newest_first.append(run)
+        size += len(run[0])
+        if size >= len(text):
+            break
+    if size != len(text) or len(newest_first) < 2:
+        return None
+    for runs in (newest_first, newest_first[::-1]):
+        if "".join(gone for gone, _ in runs) == text:
+            return b"".join(origin for _, origin in runs)
+    return None
 
 
 def _timeline(samples: list[tuple[int, list[int]]]) -> list[dict[str, int]]:
@@ -414,7 +510,7 @@ def _flags(
     total: int,
     typed_share: float,
     unknown_paste_share: float,
-    longest_paste: int,
+    longest_unknown_paste: int,
     deleted_chars: int,
     typed_times: list[tuple[int, int]],
     intervals: list[int],
@@ -430,13 +526,14 @@ def _flags(
                 "so the journal cannot show how it was written.",
             )
         )
-    elif unknown_paste_share >= LARGE_PASTE_SHARE or longest_paste >= LARGE_PASTE_CHARS:
+    elif unknown_paste_share >= LARGE_PASTE_SHARE or longest_unknown_paste >= LARGE_PASTE_CHARS:
         flags.append(
             _flag(
                 "large-paste",
                 f"A large part of the text was pasted from outside the editor "
                 f"({unknown_paste_share:g}% of the text; the longest paste was "
-                f"{longest_paste:,} characters). A reviewer will look at where it came from.",
+                f"{longest_unknown_paste:,} characters). A reviewer will look at where it "
+                "came from.",
             )
         )
     fastest = _fastest_rate(typed_times, FAST_WINDOW_CHARS)
@@ -450,8 +547,7 @@ def _flags(
             )
         )
     if len(intervals) >= REGULAR_MIN_INTERVALS:
-        mean = statistics.fmean(intervals)
-        cv = statistics.pstdev(intervals) / mean if mean else 0.0
+        cv = _variation(intervals)
         if cv < REGULAR_MAX_CV:
             flags.append(
                 _flag(
@@ -489,17 +585,24 @@ def _fastest_rate(typed_times: list[tuple[int, int]], window: int) -> float:
     """The highest typing rate, in code points a second, over any run of ``window`` code points."""
     if not typed_times or typed_times[-1][1] < window:
         return 0.0
+    # A window counts the code points typed after its first point. Starting from nothing at
+    # the first event's time makes the first event count too: otherwise a journal that "types"
+    # a whole text in one insert would show no typing rate at all.
+    times = [typed_times[0][0], *(t for t, _ in typed_times)]
+    totals = [0, *(count for _, count in typed_times)]
     best = 0.0
     start = 0
-    for end in range(len(typed_times)):
-        t_end, c_end = typed_times[end]
-        while start < end and c_end - typed_times[start + 1][1] >= window:
+    for end in range(1, len(totals)):
+        total = totals[end]
+        if total < window:
+            continue
+        # The shortest run ending here that still holds a whole window.
+        while total - totals[start + 1] >= window:
             start += 1
-        t_start, c_start = typed_times[start]
-        typed = c_end - c_start
-        if typed >= window:
-            seconds = max((t_end - t_start) / 1000, 0.001)
-            best = max(best, typed / seconds)
+        elapsed_ms = times[end] - times[start]
+        rate = (total - totals[start]) * 1000 / (elapsed_ms if elapsed_ms > 1 else 1)
+        if rate > best:
+            best = rate
     return best
 
 
@@ -514,5 +617,16 @@ def _speed_variation(typed_times: list[tuple[int, int]], window: int) -> float |
             start_t, start_c = t, c
     if len(speeds) < 4:
         return None
-    mean = statistics.fmean(speeds)
-    return statistics.pstdev(speeds) / mean if mean else None
+    return _variation(speeds) if any(speeds) else None
+
+
+def _variation(values: list[int] | list[float]) -> float:
+    """Coefficient of variation (population standard deviation over mean) of positive values.
+
+    In floating point: ``statistics.pstdev`` computes exactly with fractions, which costs a
+    tenth of a second on a long journal and buys nothing at two significant digits.
+    """
+    mean = math.fsum(values) / len(values)
+    if not mean:
+        return 0.0
+    return math.sqrt(math.fsum((value - mean) ** 2 for value in values) / len(values)) / mean

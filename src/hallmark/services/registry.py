@@ -37,7 +37,7 @@ from hallmark.services import log as log_service
 from hallmark.services.instance import Instance
 from hallmark.services.media import MediaInfo, inspect
 from hallmark.storage.log_store import LogStore
-from hallmark.storage.models import Certificate, Revocation, User, Work
+from hallmark.storage.models import Certificate, Revocation, User, Work, WorkStage
 
 logger = logging.getLogger(__name__)
 
@@ -150,9 +150,14 @@ def register_work(
             evidence or Evidence(),
         )
     except BaseException:
-        # Drop the blob unless another work already uses the same bytes.
+        # Drop the blob unless another work, or a stored draft (issue #3), uses the same bytes.
         with inst.db.session() as session:
-            if session.scalar(select(Work.id).where(Work.blob_key == blob_key).limit(1)) is None:
+            in_use = (
+                select(Work.id)
+                .where(Work.blob_key == blob_key)
+                .union_all(select(WorkStage.id).where(WorkStage.blob_key == blob_key))
+            )
+            if session.scalar(in_use.limit(1)) is None:
                 inst.blobs.delete(blob_key)
         raise
 

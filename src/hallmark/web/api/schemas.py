@@ -127,3 +127,208 @@ class ConsistencyProofOut(BaseModel):
     hashes: list[str] = Field(description="Base64 RFC 9162 consistency proof.")
     old_checkpoint: str | None
     new_checkpoint: str | None
+
+
+# Drafts of a work made elsewhere (issue #3, item 7) -----------------------------------------
+
+
+class SeriesCreatedOut(BaseModel):
+    series_id: str = Field(description="Send drafts to /series/{series_id}/stages.")
+
+
+class StageOut(BaseModel):
+    series_id: str
+    stage_id: str
+    position: int = Field(description="1 for the first draft, then 2, 3, ...")
+    kind: str = Field(description="text or image; a series holds one kind only.")
+    media_type: str
+    size: int
+    sha256: str
+    perceptual_hash: str | None = Field(description="'phash:<hex>' for images.")
+    note: str
+    arrived_at: str = Field(description="When the server received the draft (UTC).")
+
+
+class SeriesOut(BaseModel):
+    series_id: str
+    kind: str | None = Field(description="text or image; null while the series is empty.")
+    work_id: str | None = Field(description="The work registered with it; null until then.")
+    max_stages: int
+    stages: list[StageOut]
+
+
+class ProgressionStageOut(BaseModel):
+    position: int
+    kind: str
+    media_type: str
+    size: int
+    sha256: str
+    perceptual_hash: str | None
+    note: str | None = Field(description="The creator's note; the creator and admins only.")
+    arrived_at: str
+    width: int | None = Field(default=None, description="Images only.")
+    height: int | None = Field(default=None, description="Images only.")
+    distance: int | None = Field(
+        default=None,
+        description="Images only: pHash Hamming distance to the final work (0 = alike).",
+    )
+
+
+class ProgressionStepOut(BaseModel):
+    from_: str = Field(alias="from", description="'stage N'.")
+    to: str = Field(description="'stage N+1', or 'final'.")
+    lines_added: int
+    lines_removed: int
+    chars_added: int
+    chars_removed: int
+    similarity: float = Field(description="2*matching characters / both lengths, 0 to 1.")
+    diff: str | None = Field(description="Unified diff; the creator and admins only.")
+    diff_truncated: bool | None
+
+
+class ProgressionOut(BaseModel):
+    work_id: str
+    kind: str
+    count: int
+    evidence: dict[str, Any] | None = Field(
+        description="The certificate's 'stages' evidence item, recomputed from the stages: "
+        "SHA-256 of the JCS list of {sha256, arrived_at} in order."
+    )
+    final: dict[str, Any] = Field(
+        description="The final work's digest, size, date (and size in pixels for images)."
+    )
+    stages: list[ProgressionStageOut]
+    steps: list[ProgressionStepOut] = Field(description="Texts only: each draft to the next.")
+    distance_bits: int | None = Field(description="Images only: bits in the perceptual hash.")
+    drafts_visible: bool = Field(
+        description="Whether the caller may see the drafts themselves (notes, diffs, files)."
+    )
+
+
+# Drafts written in the editor, and their authorship reports (issue #3) ------------------------
+
+
+class DraftIn(BaseModel):
+    title: str | None = Field(default=None, description="A working title; may be left empty.")
+
+
+class DraftCreatedOut(BaseModel):
+    draft_id: str
+    title: str
+    next_seq: int = Field(description="The seq of the first event to send: 0.")
+    length: int = Field(description="Length of the draft's text, in code points.")
+
+
+class DraftSummaryOut(BaseModel):
+    draft_id: str
+    title: str
+    next_seq: int
+    length: int
+    head: str = Field(description="Hex SHA-256 at the head of the journal's hash chain.")
+    status: str = Field(description="open, or submitted.")
+    work_id: str | None
+    created_at: str
+    updated_at: str
+
+
+class DraftOut(DraftSummaryOut):
+    text: str = Field(description="The text the journal replays to so far.")
+    stats: dict[str, Any] = Field(
+        description="The authorship report so far (shares, counts, flags...), without timeline."
+    )
+
+
+class EventsIn(BaseModel):
+    events: list[Any] = Field(
+        description="Journal events in order, from the draft's next_seq (events already "
+        "recorded may be resent and are skipped when identical); at most 5,000. Wire format: "
+        "docs/journal.md and docs/journal.schema.json."
+    )
+
+
+class AppendOut(BaseModel):
+    accepted: int = Field(description="How many events were new.")
+    next_seq: int = Field(description="The seq of the next event to send.")
+    length: int = Field(description="Length of the draft's text, in code points.")
+    head: str = Field(description="Hex SHA-256 at the head of the journal's hash chain.")
+
+
+class SubmitIn(BaseModel):
+    title: str
+    declare: str = Field(description="human-made, ai-assisted or ai-generated.")
+    text: str = Field(description="The final text: it must equal what the journal replays to.")
+    ai_share: float | None = Field(
+        default=None,
+        description="Percent AI-generated, if the creator declares more than the journal shows.",
+    )
+    visibility: str = Field(default="public", description="public, unlisted or private.")
+    report_public: bool = Field(default=False, description="Show the authorship report.")
+    statement: str | None = Field(default=None, description="How the work was made.")
+    consent: str = Field(default="not-allowed", description="AI training consent.")
+
+
+class FlagOut(BaseModel):
+    code: str = Field(description="mostly-pasted, large-paste, too-fast, machine-regular, ...")
+    explanation: str
+
+
+class SharesOut(BaseModel):
+    typed: float
+    pasted: float
+    muse: float
+    imported: float
+
+
+class ReviewOut(BaseModel):
+    status: str = Field(description="'none', or 'pending' when a flag sent the work to review.")
+    reasons: list[FlagOut]
+
+
+class AuthorshipSummaryOut(BaseModel):
+    journal_root: str
+    events: int
+    shares: SharesOut
+    ai_share: float
+    flags: list[FlagOut]
+    public: bool
+
+
+class SubmissionOut(RegistrationOut):
+    authorship: AuthorshipSummaryOut
+    review: ReviewOut
+
+
+class AuthorshipOut(BaseModel):
+    work_id: str
+    public: bool
+    journal_root: str = Field(description="Hex root of the journal's hash chain (certified).")
+    events: int
+    length: int
+    shares: SharesOut = Field(description="Percent of the final text by origin.")
+    counts: dict[str, int] = Field(description="Code points of the final text by origin.")
+    ai_share: float = Field(description="Percent from the muse or pasted as AI text.")
+    deleted_chars: int
+    longest_paste: int
+    active_seconds: int
+    sessions: int
+    keystrokes: int
+    flags: list[FlagOut]
+    timeline: list[dict[str, int]] = Field(
+        description="Code points of the text by origin over time: {t, typed, pasted, muse, "
+        "imported}."
+    )
+
+
+class JournalOut(BaseModel):
+    work_id: str
+    journal_root: str
+    events: list[dict[str, Any]] = Field(description="The raw journal, in the wire format.")
+
+
+class ReportVisibilityIn(BaseModel):
+    public: bool
+
+
+class ReportVisibilityOut(BaseModel):
+    work_id: str
+    public: bool

@@ -13,7 +13,7 @@ from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 
 from hallmark.core.certificate import b64
 from hallmark.errors import NotFoundError
-from hallmark.services import accounts, registry
+from hallmark.services import accounts, registry, stages
 from hallmark.services import log as log_service
 from hallmark.web import downloads
 from hallmark.web.api.schemas import CertificateOut, RegistrationOut, WorkOut
@@ -45,10 +45,25 @@ def create_work(
     consent: Annotated[
         str, Form(description="AI training: allowed, not-allowed or constrained.")
     ] = "not-allowed",
+    series_id: Annotated[
+        str | None, Form(description="A series of drafts (POST /series) to attach.")
+    ] = None,
+    stage: Annotated[
+        list[UploadFile] | None,
+        File(description="Drafts sent with the work, oldest first; repeat the part."),
+    ] = None,
 ) -> dict[str, Any]:
     data = read_upload(file, limit=inst.settings.max_upload_bytes)
-    registration = registry.register_work(
+    drafts = [
+        stages.StageUpload(
+            read_upload(part, limit=inst.settings.max_upload_bytes) or b"", part.filename
+        )
+        for part in stage or []
+    ]
+    registration = stages.register_with_stages(
         inst,
+        series_id=series_id or None,
+        stages=drafts,
         creator_id=user.id,
         data=data or b"",
         title=title,

@@ -16,7 +16,7 @@ from starlette.responses import Response
 
 from hallmark.errors import HallmarkError, InputError
 from hallmark.services import log as log_service
-from hallmark.services import registry
+from hallmark.services import registry, stages
 from hallmark.storage.models import User, Work
 from hallmark.web import downloads, sessions
 from hallmark.web.deps import InstanceDep, SessionUser
@@ -151,6 +151,7 @@ def work_page(request: Request, inst: InstanceDep, viewer: SessionUser, work_id:
             # if the blob store ever hands back something else.
             text = inst.blobs.get(work.blob_key).decode("utf-8", errors="replace")
         context["text"] = text
+    context["progression"] = stages.progression(inst, work_id, viewer)
     return render(request, "work.html", context)
 
 

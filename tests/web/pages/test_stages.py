@@ -1,0 +1,73 @@
+"""The "How it was made" section of the work page and the drafts' files
+(:mod:`hallmark.web.pages.stages`, ``_stages.html``)."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from tests.conftest import add_token
+from tests.services.test_stages import DRAFT_1, FINAL, drawing
+from tests.web.api.test_stages import upload_with_stages
+from tests.web.conftest import HTML, Web, signup
+
+
+@pytest.fixture
+def clara(web: Web) -> Web:
+    """Clara is signed in to the browser session and has an API token too."""
+    signup(web.client, "clara")
+    web.tokens["clara"] = add_token(web.inst, "clara")
+    return web
+
+
+def test_the_creator_sees_each_step_and_its_diff_escaped(clara: Web) -> None:
+    draft = b"<script>alert(1)</script>\n" + DRAFT_1.encode()
+    response = upload_with_stages(clara, FINAL.encode(), [("a.txt", draft)], handle="clara")
+    work_id = response.json()["work_id"]
+    page = clara.client.get(f"/works/{work_id}", headers=HTML)
+    assert page.status_code == 200
+    text = page.text
+    assert "How it was made" in text and "Stage 1" in text
+    assert "Stage 1 → final" in text and "+3 / \N{MINUS SIGN}2" in text
+    assert "-&lt;script&gt;alert(1)&lt;/script&gt;" in text and "<script>alert" not in text
+    assert " style=" not in text
+
+
+def test_others_see_the_figures_without_the_diff(clara: Web) -> None:
+    draft = b"A secret first line.\n" + DRAFT_1.encode()
+    response = upload_with_stages(clara, FINAL.encode(), [("a.txt", draft)], handle="clara")
+    work_id = response.json()["work_id"]
+    with TestClient(clara.client.app) as stranger:
+        text = stranger.get(f"/works/{work_id}", headers=HTML).text
+    assert "How it was made" in text and "Stage 1 → final" in text
+    assert "A secret first line" not in text and "Diff:" not in text
+
+
+def test_a_work_without_stages_has_no_section(clara: Web) -> None:
+    work_id = clara.register("clara", FINAL.encode())["work_id"]
+    assert "How it was made" not in clara.client.get(f"/works/{work_id}", headers=HTML).text
+
+
+def test_image_stages_have_thumbnails_for_the_creator_only(clara: Web) -> None:
+    drafts = [("a.png", drawing(0.25, size=64)), ("b.png", drawing(0.6, size=64))]
+    response = upload_with_stages(clara, drawing(1.0, size=64), drafts, handle="clara")
+    work_id = response.json()["work_id"]
+    thumb = f"/works/{work_id}/stages/2/file"
+    page = clara.client.get(f"/works/{work_id}", headers=HTML).text
+    assert f'src="{thumb}"' in page and "distance to the final" in page
+
+    own = clara.client.get(thumb)
+    assert own.status_code == 200 and own.headers["content-type"] == "image/png"
+    assert own.headers["cache-control"] == "private, no-store"
+    assert "sandbox" in own.headers["content-security-policy"]
+    assert own.content == drafts[1][1]
+    assert Image.open(io.BytesIO(own.content)).size == (64, 64)
+
+    with TestClient(clara.client.app) as stranger:
+        assert thumb not in stranger.get(f"/works/{work_id}", headers=HTML).text
+        assert "distance to the final" in stranger.get(f"/works/{work_id}", headers=HTML).text
+        assert stranger.get(thumb).status_code == 404
+    assert clara.client.get(f"/works/{work_id}/stages/3/file").status_code == 404
