@@ -34,6 +34,7 @@ typecheck: install
 
 bench: install
 	$(BIN)/python benchmarks/log_bench.py
+	$(BIN)/python benchmarks/journal_bench.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_HOME) .pytest_cache .mypy_cache .ruff_cache

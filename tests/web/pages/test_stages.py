@@ -71,3 +71,25 @@ def test_image_stages_have_thumbnails_for_the_creator_only(clara: Web) -> None:
         assert "distance to the final" in stranger.get(f"/works/{work_id}", headers=HTML).text
         assert stranger.get(thumb).status_code == 404
     assert clara.client.get(f"/works/{work_id}/stages/3/file").status_code == 404
+
+
+def test_the_upload_form_takes_earlier_drafts(clara: Web) -> None:
+    from tests.web.conftest import csrf_of
+
+    form = clara.client.get("/upload", headers=HTML)
+    files = [
+        ("file", ("final.txt", FINAL.encode(), "text/plain")),
+        ("stage", ("draft1.txt", DRAFT_1.encode(), "text/plain")),
+    ]
+    response = clara.client.post(
+        "/upload",
+        data={"csrf_token": csrf_of(form), "title": "Grown", "declare": "human-made"},
+        files=files,
+        headers=HTML,
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text
+    work_id = response.headers["location"].rsplit("/", 1)[-1]
+    progression = clara.client.get(f"/api/v1/works/{work_id}/stages", headers=clara.auth("clara"))
+    assert progression.status_code == 200
+    assert len(progression.json()["stages"]) == 1

@@ -17,7 +17,7 @@ from starlette.responses import Response
 from hallmark.errors import HallmarkError, InputError
 from hallmark.services import log as log_service
 from hallmark.services import registry, stages
-from hallmark.storage.models import User, Work
+from hallmark.storage.models import Authorship, User, Work
 from hallmark.web import downloads, sessions
 from hallmark.web.deps import InstanceDep, SessionUser
 from hallmark.web.pages.accounts import FormText, redirect
@@ -81,6 +81,7 @@ def upload(
     inst: InstanceDep,
     viewer: SessionUser,
     file: Annotated[UploadFile | None, File()] = None,
+    stage: Annotated[list[UploadFile] | None, File()] = None,
     csrf_token: FormText = "",
     title: FormText = "",
     declare: FormText = "human-made",
@@ -104,8 +105,17 @@ def upload(
         data = read_upload(file, limit=inst.settings.max_upload_bytes)
         if data is None:
             raise InputError("Choose the file of your work.", hint="UTF-8 text or an image.")
-        registration = registry.register_work(
+        # Browsers send an empty part when no draft was chosen; those are not drafts.
+        drafts = [
+            stages.StageUpload(
+                read_upload(part, limit=inst.settings.max_upload_bytes) or b"", part.filename
+            )
+            for part in stage or []
+            if part.filename
+        ]
+        registration = stages.register_with_stages(
             inst,
+            stages=drafts,
             creator_id=viewer.id,
             data=data,
             title=title,
@@ -135,6 +145,7 @@ def work_page(request: Request, inst: InstanceDep, viewer: SessionUser, work_id:
         work = registry.get_work(session, work_id, viewer)
         cert = work.certificate
         revocation = cert.revocation if cert else None
+        report = session.get(Authorship, work.id)
         context: dict[str, Any] = {
             "work": registry.work_json(work),
             "creator_name": work.creator.display_name,
@@ -144,6 +155,8 @@ def work_page(request: Request, inst: InstanceDep, viewer: SessionUser, work_id:
             ),
             "statement": str(work.declaration.get("statement") or ""),
             "may_revoke": _may_revoke(work, viewer) and revocation is None and cert is not None,
+            # The report link is shown only where it leads somewhere for this viewer.
+            "report_visible": report is not None and (report.public or _may_revoke(work, viewer)),
         }
         text = None
         if work.kind == "text":
