@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     blob_dir: Path | None = Field(
         default=None, description="Folder of the local blob store; default <home>/blobs."
     )
+    detectors: list[str] = Field(
+        default=["ai-text", "c2pa", "image-metadata", "watermark"],
+        description="Detector plugins to run on new works, by name.",
+    )
     max_upload_bytes: int = Field(
         default=20 * 1024 * 1024, ge=1, description="Largest accepted upload, in bytes."
     )

@@ -27,3 +27,8 @@ def hallmark_signers() -> dict[str, Any]:  # type: ignore[empty-body]
 @hookspec
 def hallmark_blob_stores() -> dict[str, Any]:  # type: ignore[empty-body]
     """Blob-store factories by name; each builds a :class:`hallmark.storage.blobs.BlobStore`."""
+
+
+@hookspec
+def hallmark_detectors() -> dict[str, Any]:  # type: ignore[empty-body]
+    """Detector factories by name; each builds a :class:`hallmark.analysis.base.Detector`."""

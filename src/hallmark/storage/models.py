@@ -21,6 +21,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -86,14 +87,21 @@ class Work(Base):
     created_at: Mapped[datetime]
 
     creator: Mapped[User] = relationship(back_populates="works")
-    certificate: Mapped[Certificate | None] = relationship(back_populates="work", uselist=False)
+    certificate: Mapped[Certificate | None] = relationship(
+        primaryjoin="and_(Work.id == Certificate.work_id, Certificate.superseded == false())",
+        uselist=False,
+        viewonly=True,
+    )
 
 
 class Certificate(Base):
     __tablename__ = "certificates"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    work_id: Mapped[str] = mapped_column(ForeignKey("works.id"), unique=True)
+    # A work keeps one current certificate; a reissued one (e.g. at level "reviewed") replaces
+    # it and the old one is marked superseded (and revoked in the log), so history stays.
+    work_id: Mapped[str] = mapped_column(ForeignKey("works.id"), index=True)
+    superseded: Mapped[bool] = mapped_column(default=False, server_default=false())
     # The canonical (RFC 8785) bytes exactly as signed, so a bundle is rebuilt byte for byte.
     body: Mapped[str] = mapped_column(Text)
     signature: Mapped[bytes] = mapped_column(LargeBinary)
@@ -101,7 +109,7 @@ class Certificate(Base):
     log_index: Mapped[int] = mapped_column(BigInteger, unique=True)
     issued_at: Mapped[datetime]
 
-    work: Mapped[Work] = relationship(back_populates="certificate")
+    work: Mapped[Work] = relationship()
     revocation: Mapped[Revocation | None] = relationship(
         back_populates="certificate", uselist=False
     )
@@ -222,8 +230,58 @@ class WorkStage(Base):
     arrived_at: Mapped[datetime]
 
 
+class Analysis(Base):
+    """One run of the detectors over a work, and what the policy proposed from it (issue #4)."""
+
+    __tablename__ = "analyses"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    work_id: Mapped[str] = mapped_column(ForeignKey("works.id"), index=True)
+    #: queued, running, done or failed.
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    findings: Mapped[list[Any] | None] = mapped_column(JSON)
+    findings_sha256: Mapped[str | None] = mapped_column(String(64))
+    proposed_label: Mapped[str | None] = mapped_column(String(16))
+    proposed_level: Mapped[str | None] = mapped_column(String(20))
+    error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+
+
+class Review(Base):
+    """A reviewer's decision on a work, with reasons the creator sees (issue #4)."""
+
+    __tablename__ = "reviews"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    work_id: Mapped[str] = mapped_column(ForeignKey("works.id"), index=True)
+    reviewer_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    #: approved or rejected.
+    decision: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    #: The certificate issued by an approval (level "reviewed").
+    certificate_id: Mapped[str | None] = mapped_column(ForeignKey("certificates.id"))
+    created_at: Mapped[datetime]
+
+
+class Appeal(Base):
+    """A creator's one appeal against a rejection (issue #4)."""
+
+    __tablename__ = "appeals"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    work_id: Mapped[str] = mapped_column(ForeignKey("works.id"), unique=True)
+    creator_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    message: Mapped[str] = mapped_column(Text)
+    #: The review that answered it, once answered.
+    answer_id: Mapped[str | None] = mapped_column(ForeignKey("reviews.id"))
+    created_at: Mapped[datetime]
+
+
 __all__ = [
+    "Analysis",
     "ApiToken",
+    "Appeal",
     "Authorship",
     "Base",
     "Certificate",
@@ -232,6 +290,7 @@ __all__ = [
     "JournalEvent",
     "LogEntry",
     "LogNode",
+    "Review",
     "Revocation",
     "User",
     "Work",

@@ -119,7 +119,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("log_index"),
         sa.UniqueConstraint("statement_sha256"),
-        sa.UniqueConstraint("work_id"),
     )
     op.create_table(
         "revocations",
