@@ -56,6 +56,10 @@ class Settings(BaseSettings):
         default=["ai-text", "c2pa", "image-metadata", "watermark"],
         description="Detector plugins to run on new works, by name.",
     )
+    c2pa_trust_anchors: Path | None = Field(
+        default=None,
+        description="PEM bundle of root certificates trusted for Content Credentials.",
+    )
     max_upload_bytes: int = Field(
         default=20 * 1024 * 1024, ge=1, description="Largest accepted upload, in bytes."
     )

@@ -13,12 +13,14 @@ SETTINGS_DOC = (ROOT / "docs" / "settings.md").read_text("utf-8")
 
 
 def test_every_setting_is_documented() -> None:
-    documented = set(re.findall(r"^\| `([a-z_]+)` \|", SETTINGS_DOC, re.MULTILINE))
+    documented = set(re.findall(r"^\| `([a-z0-9_]+)` \|", SETTINGS_DOC, re.MULTILINE))
     assert set(Settings.model_fields) <= documented, set(Settings.model_fields) - documented
 
 
 def test_no_setting_is_documented_that_does_not_exist() -> None:
-    documented = set(re.findall(r"^\| `([a-z_]+)` \| [^|]*\| [^|]*\|$", SETTINGS_DOC, re.MULTILINE))
+    documented = set(
+        re.findall(r"^\| `([a-z0-9_]+)` \| [^|]*\| [^|]*\|$", SETTINGS_DOC, re.MULTILINE)
+    )
     hooks = {name for name in dir(hookspecs) if name.startswith("hallmark_")}
     assert documented - hooks <= set(Settings.model_fields)
 

@@ -32,6 +32,8 @@ from hallmark.errors import ConfigError, HallmarkError, InputError, ProofError, 
 from hallmark.ledger.note import Verifier, parse_verifier_key
 
 from . import accounts as accounts_cli
+from . import analyze as analyze_cli
+from . import bench as bench_cli
 from . import log as log_cli
 from .output import emit_json, emit_text, print_facts, report_error, stdout
 from .state import CONFIG_FILE, DEFAULT_HOME, CliState, read_input, state_of
@@ -85,6 +87,8 @@ app = typer.Typer(
 app.add_typer(log_cli.app, name="log")
 app.add_typer(accounts_cli.user_app, name="user")
 app.add_typer(accounts_cli.token_app, name="token")
+app.add_typer(bench_cli.app, name="bench")
+app.command(name="analyze")(analyze_cli.analyze)
 keys_app = typer.Typer(help="The instance's keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import importlib
 import logging
 from typing import Any
 
@@ -23,10 +24,25 @@ def plugin_manager() -> pluggy.PluginManager:
     import hallmark.crypto.signers
     import hallmark.storage.blobs
 
-    for module in (hallmark.storage.blobs, hallmark.crypto.signers):
+    for module in (hallmark.storage.blobs, hallmark.crypto.signers, *_optional_builtins()):
         if not pm.is_registered(module):
             pm.register(module)
     return pm
+
+
+#: Built-in detectors (issue #4). Their modules may need optional extras (a language model,
+#: c2pa-python); a missing one leaves that detector unavailable rather than breaking start-up.
+OPTIONAL_BUILTINS = ("hallmark.analysis.text_detector", "hallmark.analysis.image_detectors")
+
+
+def _optional_builtins() -> list[Any]:
+    modules = []
+    for name in OPTIONAL_BUILTINS:
+        try:
+            modules.append(importlib.import_module(name))
+        except ImportError as exc:
+            logger.warning("built-in plugin %s is unavailable: %s", name, exc)
+    return modules
 
 
 def choose(hook: str, name: str) -> Any:

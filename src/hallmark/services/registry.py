@@ -405,3 +405,103 @@ def revoke(
         session.flush()
         log_service.append_statement(inst, session, "revocation", sha, leaf_input(body))
     return body
+
+
+def reissue_certificate(
+    inst: Instance,
+    work_id: str,
+    *,
+    level: AssuranceLevel,
+    extra_evidence: list[dict[str, Any]],
+    reason: str,
+    actor_id: str | None = None,
+    attach: Callable[[Session, Certificate], None] | None = None,
+) -> str:
+    """Replace a work's current certificate by one at ``level``; return the new certificate id.
+
+    Issue #4: when analysis or a reviewer raises the level, the work gets a new certificate
+    with the extra evidence, and the old one is marked superseded and revoked in the log with
+    the reason "superseded by <new id>" (``reason`` says why, for the server log). All of it,
+    and whatever ``attach`` writes (the analysis or review record), happens in ONE log-writer
+    transaction: no certificate without its log entry, no supersession without its revocation.
+    """
+    with inst.db.log_writer() as session:
+        work = session.get(Work, work_id)
+        if work is None:
+            raise NotFoundError(f"There is no work '{work_id[:40]}'.")
+        old = work.certificate
+        if old is None:
+            raise ConflictError("This work has no current certificate to reissue.")
+        if old.revocation is not None:
+            raise ConflictError(
+                "This work's certificate was revoked, so it is not reissued.",
+                hint="A revoked work stays revoked; register it again if that was a mistake.",
+            )
+        previous = log_service.statement_json(old.body)
+        now = inst.clock()
+        new_id = inst.new_id("c")
+        index = log_service.next_index(session)
+        kinds = {item["kind"] for item in extra_evidence}
+        evidence = [item for item in previous["evidence"] if item.get("kind") not in kinds]
+        body = build_certificate(
+            certificate_id=new_id,
+            issuer=inst.origin,
+            issued_at=now,
+            work_id=work.id,
+            title=previous["work"]["title"],
+            kind=work.kind,
+            media_type=work.media_type,
+            size=work.size,
+            digests=CertificateView(previous).digests,
+            creator_handle=previous["creator"]["handle"],
+            label=OriginLabel(previous["label"]),
+            ai_share=float(previous["ai_share"]),
+            level=level,
+            evidence=[*evidence, *extra_evidence],
+            consent=previous["consent"],
+            log_index=index,
+            authorship=previous.get("authorship"),
+        )
+        sha = statement_sha256(body)
+        old.superseded = True
+        new = Certificate(
+            id=new_id,
+            work_id=work.id,
+            body=canonical_bytes(body).decode("utf-8"),
+            signature=sign_statement(body, inst.signer),
+            statement_sha256=sha,
+            log_index=index,
+            issued_at=now,
+        )
+        session.add(new)
+        work.level = level.value
+        session.flush()
+        appended = log_service.append_statement(inst, session, "certificate", sha, leaf_input(body))
+        if appended != index:
+            raise AssertionError("log index changed under the write lock")
+        revocation = build_revocation(
+            certificate=previous,
+            reason=f"superseded by {new_id}",
+            revoked_at=now,
+            log_index=index + 1,
+        )
+        rev_sha = statement_sha256(revocation)
+        session.add(
+            Revocation(
+                id=inst.new_id("r"),
+                certificate_id=old.id,
+                body=canonical_bytes(revocation).decode("utf-8"),
+                signature=sign_statement(revocation, inst.signer),
+                statement_sha256=rev_sha,
+                log_index=index + 1,
+                reason=f"superseded by {new_id}",
+                revoked_by=actor_id,
+                created_at=now,
+            )
+        )
+        session.flush()
+        log_service.append_statement(inst, session, "revocation", rev_sha, leaf_input(revocation))
+        if attach is not None:
+            attach(session, new)
+    logger.info("reissued %s as %s at level %s (%s)", old.id, new_id, level.value, reason)
+    return new_id

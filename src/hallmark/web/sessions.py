@@ -20,6 +20,7 @@ CSRF_FIELD = "csrf_token"
 _CSRF_KEY = "csrf"
 _USER_KEY = "user_id"
 _HANDLE_KEY = "handle"
+_ROLE_KEY = "role"
 _NOTICE_KEY = "notice"
 
 
@@ -53,6 +54,9 @@ def log_in(request: Request, user: User) -> None:
     request.session.clear()
     request.session[_USER_KEY] = user.id
     request.session[_HANDLE_KEY] = user.handle
+    # Only to choose which links the navigation shows (issue #4, "Review"); every route
+    # checks the role from the database itself.
+    request.session[_ROLE_KEY] = user.role
     csrf_token(request)
 
 
@@ -67,6 +71,11 @@ def session_user_id(request: Request) -> str | None:
 
 def session_handle(request: Request) -> str | None:
     value = request.session.get(_HANDLE_KEY) if has_session(request) else None
+    return value if isinstance(value, str) else None
+
+
+def session_role(request: Request) -> str | None:
+    value = request.session.get(_ROLE_KEY) if has_session(request) else None
     return value if isinstance(value, str) else None
 
 

@@ -93,6 +93,7 @@ def _level_name(code: str | None) -> str:
 def _page_context(request: Request) -> dict[str, Any]:
     return {
         "viewer_handle": sessions.session_handle(request),
+        "viewer_role": sessions.session_role(request),
         "csrf_field": sessions.CSRF_FIELD,
         "csrf_token": sessions.csrf_token(request),
         "notice": sessions.pop_notice(request),

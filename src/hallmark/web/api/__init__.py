@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from hallmark.web.api import certificates, drafts, log, stages, verify, works
+from hallmark.web.api import certificates, drafts, log, review, stages, verify, works
 from hallmark.web.api.schemas import PROBLEM_RESPONSES
 
 API_PREFIX = "/api/v1"
@@ -16,6 +16,6 @@ API_PREFIX = "/api/v1"
 
 def build_router() -> APIRouter:
     router = APIRouter(prefix=API_PREFIX, responses=PROBLEM_RESPONSES)
-    for module in (works, stages, drafts, verify, certificates, log):
+    for module in (works, stages, drafts, verify, certificates, log, review):
         router.include_router(module.router)
     return router

@@ -12,7 +12,7 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from hallmark.services import drafts
+from hallmark.services import analysis, drafts
 from hallmark.web.api.schemas import (
     AppendOut,
     AuthorshipOut,
@@ -110,6 +110,7 @@ def submit_draft(
         statement=body.statement,
         consent=body.consent,
     )
+    analysis.enqueue(inst, submission.registration.work_id)
     response.headers["Location"] = f"/api/v1/works/{submission.registration.work_id}"
     return submission.to_json()
 

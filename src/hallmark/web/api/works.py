@@ -13,7 +13,7 @@ from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 
 from hallmark.core.certificate import b64
 from hallmark.errors import NotFoundError
-from hallmark.services import accounts, registry, stages
+from hallmark.services import accounts, analysis, registry, stages
 from hallmark.services import log as log_service
 from hallmark.web import downloads
 from hallmark.web.api.schemas import CertificateOut, RegistrationOut, WorkOut
@@ -74,6 +74,7 @@ def create_work(
         statement=statement,
         consent=consent,
     )
+    analysis.enqueue(inst, registration.work_id)
     response.headers["Location"] = f"/api/v1/works/{registration.work_id}"
     return {**registration.to_json(), "bundle": registration.bundle}
 

@@ -15,8 +15,8 @@ from fastapi import APIRouter, File, Request, UploadFile
 from starlette.responses import Response
 
 from hallmark.errors import HallmarkError, InputError
+from hallmark.services import analysis, registry, review, stages
 from hallmark.services import log as log_service
-from hallmark.services import registry, stages
 from hallmark.storage.models import Authorship, User, Work
 from hallmark.web import downloads, sessions
 from hallmark.web.deps import InstanceDep, SessionUser
@@ -131,6 +131,7 @@ def upload(
             raise
         context = {"form": form, "error": exc}
         return render(request, "upload.html", context, status_code=exc.status)
+    analysis.enqueue(inst, registration.work_id)
     sessions.set_notice(request, "Your certificate is issued and recorded in the public log.")
     return redirect(f"/works/{registration.work_id}")
 
@@ -164,6 +165,12 @@ def work_page(request: Request, inst: InstanceDep, viewer: SessionUser, work_id:
             # if the blob store ever hands back something else.
             text = inst.blobs.get(work.blob_key).decode("utf-8", errors="replace")
         context["text"] = text
+        latest = analysis.latest(session, work.id)
+        context["analysis"] = analysis.analysis_json(latest) if latest else None
+        # Why a work is in review, and a rejection's reason, are for its creator and reviewers.
+        involved = _may_revoke(work, viewer) or review.is_reviewer(viewer)
+        context["review"] = review.status_for(session, work) if involved else None
+        context["is_creator"] = viewer is not None and viewer.id == work.creator_id
     context["progression"] = stages.progression(inst, work_id, viewer)
     return render(request, "work.html", context)
 
