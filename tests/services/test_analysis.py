@@ -152,3 +152,25 @@ def test_a_revoked_certificate_is_not_reissued(inst: Instance) -> None:
     result = analysis.analyze_now(inst, reg.work_id)
     assert result["status"] == "done"
     assert work_row(inst, reg.work_id).level == "declared"
+
+
+def test_analyses_left_unfinished_by_a_dead_process_run_at_the_next_start(
+    inst: Instance,
+) -> None:
+    reg = register(inst, HUMAN_TEXT)
+    # What a process killed mid-job leaves behind: rows still queued or running.
+    with inst.db.session() as session:
+        for status in ("queued", "running"):
+            session.add(
+                Analysis(
+                    id=inst.new_id("a"),
+                    work_id=reg.work_id,
+                    status=status,
+                    created_at=inst.clock(),
+                )
+            )
+    assert analysis.resume_unfinished(inst) == 2
+    analysis.wait_idle(inst)
+    with inst.db.session() as session:
+        statuses = list(session.scalars(select(Analysis.status)))
+    assert statuses == ["done", "done"]

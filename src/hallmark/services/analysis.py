@@ -103,6 +103,33 @@ def enqueue(inst: Instance, work_id: str) -> str:
     return analysis_id
 
 
+def resume_unfinished(inst: Instance) -> int:
+    """Queue again every analysis a previous process left queued or running; return how many.
+
+    A process that dies mid-job leaves its row unfinished; the next start picks it up, so no
+    registered work stays unanalysed.
+    """
+    with inst.db.log_writer() as session:
+        rows = list(
+            session.scalars(select(Analysis).where(Analysis.status.in_(("queued", "running"))))
+        )
+        for row in rows:
+            row.status = "queued"
+        ids = [row.id for row in rows]
+    jobs = _jobs_for(inst)
+    for analysis_id in ids:
+        future = jobs.executor.submit(_run_logged, inst, analysis_id)
+        with jobs.lock:
+            jobs.futures.add(future)
+        future.add_done_callback(lambda done: _forget(jobs, done))
+    return len(ids)
+
+
+def shutdown(inst: Instance) -> None:
+    """Stop the instance's worker thread; queued jobs stay queued for the next start."""
+    _drop(id(inst))
+
+
 def _forget(jobs: _Jobs, future: Future[None]) -> None:
     with jobs.lock:
         jobs.futures.discard(future)

@@ -20,6 +20,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.staticfiles import StaticFiles
 
 from hallmark import __version__
+from hallmark.services import analysis
 from hallmark.services.instance import Instance, open_instance
 from hallmark.settings import Settings
 from hallmark.web import api, pages
@@ -50,7 +51,11 @@ def create_app(settings: Settings, *, instance: Instance | None = None) -> FastA
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        resumed = analysis.resume_unfinished(inst)
+        if resumed:
+            logger.info("queued %d unfinished analyses again", resumed)
         yield
+        analysis.shutdown(inst)
         if owned:
             inst.close()
 
