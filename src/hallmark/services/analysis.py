@@ -116,6 +116,9 @@ def resume_unfinished(inst: Instance) -> int:
         for row in rows:
             row.status = "queued"
         ids = [row.id for row in rows]
+    if not ids:
+        # Building the runner builds the detectors (and may load models): only when needed.
+        return 0
     jobs = _jobs_for(inst)
     for analysis_id in ids:
         future = jobs.executor.submit(_run_logged, inst, analysis_id)
