@@ -257,6 +257,11 @@ def passage_evidence(
     return results
 
 
+def _percent(p: float) -> str:
+    # A rounded "100%" or "0%" would overstate what a detector can know.
+    return "over 99%" if p > 0.99 else "under 1%" if p < 0.01 else f"{p:.0%}"
+
+
 def _quote(text: str) -> str:
     text = " ".join(text.split())
     return text if len(text) <= QUOTE_CHARS else text[: QUOTE_CHARS - 1].rstrip() + "\u2026"
@@ -319,7 +324,7 @@ class TextDetector:
             if item["evidence"] > 0
         ]
         verdict, summary = self._verdict(p, declared)
-        lines = [summary, f"Estimated probability that an AI wrote it: {p:.0%}."]
+        lines = [summary, f"Estimated probability that an AI wrote it: {_percent(p)}."]
         if passages and p >= clf.low:
             lines.append("The passages that most raised this estimate:")
             lines.extend(f'  - "{item["text"]}"' for item in passages)

@@ -109,12 +109,15 @@ class LanguageModel:
         try:
             import torch
             from transformers import AutoModelForCausalLM, AutoTokenizer
+            from transformers.utils import logging as transformers_logging
         except ImportError as exc:
             raise LanguageModelUnavailable(
                 f"The language model cannot run: {exc.name or exc} is not installed.",
                 hint="Install the detector extras: pip install 'hallmark[detect]'",
             ) from None
         self._torch = torch
+        # Its progress bars would clutter the CLI's own (hallmark bench detect).
+        transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(str(folder), gguf_file=filename)
             self.model = AutoModelForCausalLM.from_pretrained(str(folder), gguf_file=filename)

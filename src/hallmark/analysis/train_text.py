@@ -50,7 +50,7 @@ SEED = 20261128
 EXCLUDED_SOURCES = ("lukasgehring/Assessing-LLM-Text-Detection-in-Educational-Contexts",)
 #: How many training texts (in the seeded order) get language-model features; the n-gram model
 #: uses all of them. Bounded because scoring costs about a second per text per core.
-LM_TRAIN_DOCS = 1200
+LM_TRAIN_DOCS = 1000
 NGRAM_RANGE = (3, 5)
 NGRAM_FEATURES = 8000
 NGRAM_C = 4.0
@@ -211,11 +211,11 @@ def export_trees(model: Any) -> dict[str, Any]:
         leaf = nodes["is_leaf"].astype(bool)
         trees.append(
             {
-                "feature": [int(v) for v in nodes["feature_idx"]],
-                "threshold": [float(v) for v in nodes["num_threshold"]],
-                "left": [-1 if is_leaf else int(v) for v, is_leaf in zip(nodes["left"], leaf)],
-                "right": [-1 if is_leaf else int(v) for v, is_leaf in zip(nodes["right"], leaf)],
-                "value": [float(v) if is_leaf else 0.0 for v, is_leaf in zip(nodes["value"], leaf)],
+                "feature": nodes["feature_idx"].astype(int).tolist(),
+                "threshold": nodes["num_threshold"].astype(float).tolist(),
+                "left": np.where(leaf, -1, nodes["left"].astype(np.int64)).astype(int).tolist(),
+                "right": np.where(leaf, -1, nodes["right"].astype(np.int64)).astype(int).tolist(),
+                "value": np.where(leaf, nodes["value"], 0.0).astype(float).tolist(),
             }
         )
     return {"baseline": float(np.ravel(model._baseline_prediction)[0]), "trees": trees}
