@@ -381,29 +381,38 @@ def revoke(
                 raise PermissionDeniedError("Only the work's creator or an admin may revoke it.")
         if cert.revocation is not None:
             raise ConflictError("This certificate is already revoked.")
-        index = log_service.next_index(session)
-        body = build_revocation(
-            certificate=log_service.statement_json(cert.body),
+        body = _log_revocation(inst, session, cert, reason, actor.id if actor else None)
+    return body
+
+
+def _log_revocation(
+    inst: Instance, session: Session, cert: Certificate, reason: str, actor_id: str | None
+) -> dict[str, Any]:
+    """Sign a revocation of ``cert`` and append it to the log, in the caller's log-writer
+    transaction; return the statement."""
+    now = inst.clock()
+    body = build_revocation(
+        certificate=log_service.statement_json(cert.body),
+        reason=reason,
+        revoked_at=now,
+        log_index=log_service.next_index(session),
+    )
+    sha = statement_sha256(body)
+    session.add(
+        Revocation(
+            id=inst.new_id("r"),
+            certificate_id=cert.id,
+            body=canonical_bytes(body).decode("utf-8"),
+            signature=sign_statement(body, inst.signer),
+            statement_sha256=sha,
+            log_index=body["log"]["index"],
             reason=reason,
-            revoked_at=inst.clock(),
-            log_index=index,
+            revoked_by=actor_id,
+            created_at=now,
         )
-        sha = statement_sha256(body)
-        session.add(
-            Revocation(
-                id=inst.new_id("r"),
-                certificate_id=cert.id,
-                body=canonical_bytes(body).decode("utf-8"),
-                signature=sign_statement(body, inst.signer),
-                statement_sha256=sha,
-                log_index=index,
-                reason=reason,
-                revoked_by=actor.id if actor else None,
-                created_at=inst.clock(),
-            )
-        )
-        session.flush()
-        log_service.append_statement(inst, session, "revocation", sha, leaf_input(body))
+    )
+    session.flush()
+    log_service.append_statement(inst, session, "revocation", sha, leaf_input(body))
     return body
 
 
@@ -479,28 +488,7 @@ def reissue_certificate(
         appended = log_service.append_statement(inst, session, "certificate", sha, leaf_input(body))
         if appended != index:
             raise AssertionError("log index changed under the write lock")
-        revocation = build_revocation(
-            certificate=previous,
-            reason=f"superseded by {new_id}",
-            revoked_at=now,
-            log_index=index + 1,
-        )
-        rev_sha = statement_sha256(revocation)
-        session.add(
-            Revocation(
-                id=inst.new_id("r"),
-                certificate_id=old.id,
-                body=canonical_bytes(revocation).decode("utf-8"),
-                signature=sign_statement(revocation, inst.signer),
-                statement_sha256=rev_sha,
-                log_index=index + 1,
-                reason=f"superseded by {new_id}",
-                revoked_by=actor_id,
-                created_at=now,
-            )
-        )
-        session.flush()
-        log_service.append_statement(inst, session, "revocation", rev_sha, leaf_input(revocation))
+        _log_revocation(inst, session, old, f"superseded by {new_id}", actor_id)
         if attach is not None:
             attach(session, new)
     logger.info("reissued %s as %s at level %s (%s)", old.id, new_id, level.value, reason)
