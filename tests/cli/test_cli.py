@@ -614,3 +614,61 @@ def test_serve_demo_is_refused_in_production(cli: Cli, monkeypatch: pytest.Monke
     result = cli("serve", "--demo")
     assert result.exit_code == 2
     assert "refused in production" in result.stderr
+
+
+def test_register_with_analyze_runs_the_detectors_and_writes_the_final_bundle(
+    cli: Cli, home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    from PIL import Image
+    from PIL.PngImagePlugin import PngInfo
+
+    # Only the metadata detector: fast, and no language model to load.
+    monkeypatch.setenv("HALLMARK_DETECTORS", '["image-metadata"]')
+    clean, marked = io.BytesIO(), io.BytesIO()
+    Image.new("RGB", (64, 48), "teal").save(clean, "PNG")
+    info = PngInfo()
+    info.add_text("parameters", "a harbour at dawn\nSteps: 30, Sampler: Euler a, CFG scale: 7")
+    Image.new("RGB", (64, 48), "navy").save(marked, "PNG", pnginfo=info)
+
+    calm = write(tmp_path / "calm.png", clean.getvalue())
+    result = cli(
+        "register",
+        str(calm),
+        "--title",
+        "Calm",
+        "--creator",
+        "ines",
+        "--declare",
+        "human-made",
+        "--analyze",
+        "--json",
+    )
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["analysis"]["status"] == "done"
+    assert doc["analysis"]["findings"][0]["verdict"] == "inconclusive"
+    assert doc["level"] == "declared" and doc["analysis"]["review_status"] == "none"
+
+    made = write(tmp_path / "made.png", marked.getvalue())
+    result = cli(
+        "register",
+        str(made),
+        "--title",
+        "Made",
+        "--creator",
+        "ines",
+        "--declare",
+        "human-made",
+        "--analyze",
+        "--json",
+    )
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["analysis"]["findings"][0]["verdict"] == "contradicts"
+    assert doc["analysis"]["review_status"] == "pending"
+    # The bundle on disk is the one of the work's current certificate, and it verifies.
+    verified = cli("verify", str(made), "--json")
+    assert verified.exit_code == 0, verified.output
+    assert json.loads(verified.stdout)["certificate_id"] == doc["certificate_id"]

@@ -194,6 +194,14 @@ def register(
             "arriving now.",
         ),
     ] = None,
+    analyze: Annotated[
+        bool,
+        typer.Option(
+            "--analyze",
+            help="Run the detectors now (the web runs them in the background) and write the "
+            "bundle of the certificate they lead to.",
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Register a local file, certify it, and write its bundle next to it."""
@@ -230,11 +238,15 @@ def register(
             visibility=visibility,
             filename=path.name,
         )
-    _write_json(bundle_path, registration.bundle)
+        result = registration.to_json()
+        bundle = registration.bundle
+        if analyze:
+            result["analysis"], bundle = _analyze_registered(inst, registration.work_id)
+            result["level"] = bundle["certificate"]["level"]
+            result["certificate_id"] = bundle["certificate"]["id"]
+    _write_json(bundle_path, bundle)
     if as_json:
-        emit_json(
-            {**registration.to_json(), "bundle_path": str(bundle_path), "stages": len(drafts)}
-        )
+        emit_json({**result, "bundle_path": str(bundle_path), "stages": len(drafts)})
         return
     console = stdout()
     console.print(Text(f"Registered {path.name}.", style="bold green"))
@@ -242,15 +254,36 @@ def register(
         console,
         [
             ("label", _label_text(registration.label, registration.ai_share)),
-            ("level", registration.level),
+            ("level", result["level"]),
+            *([("analysis", _analysis_text(result["analysis"]))] if "analysis" in result else []),
             ("work", registration.work_id),
-            ("certificate", registration.certificate_id),
+            ("certificate", result["certificate_id"]),
             ("log entry", str(registration.log_index)),
             ("sha256", registration.sha256),
             ("bundle", str(bundle_path)),
             *([("stages", f"{len(drafts)} drafts, oldest first")] if drafts else []),
         ],
     )
+
+
+def _analyze_registered(inst: Any, work_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Analyse a just-registered work in this process; return the analysis and the bundle of
+    the work's certificate afterwards (a reissue at level "analyzed" replaces the first)."""
+    from hallmark.services import analysis
+    from hallmark.services.registry import build_bundle
+    from hallmark.storage.models import Work
+
+    record = analysis.analyze_now(inst, work_id)
+    with inst.db.session() as session:
+        work = session.get(Work, work_id)
+        record["review_status"] = work.review_status
+        return record, build_bundle(session, work.certificate).to_json()
+
+
+def _analysis_text(record: dict[str, Any]) -> str:
+    verdicts = ", ".join(f"{f['detector']}: {f['verdict']}" for f in record.get("findings") or [])
+    review = " (sent to review)" if record.get("review_status") == "pending" else ""
+    return f"{record.get('status')}; {verdicts or 'no detector applies'}{review}"
 
 
 def _label_text(label: str, ai_share: Any) -> str:
