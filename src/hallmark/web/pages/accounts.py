@@ -8,6 +8,7 @@ first, before looking at anything else the form says.
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse
@@ -34,6 +35,11 @@ def safe_next(target: str | None) -> str:
 def redirect(path: str) -> RedirectResponse:
     # 303 turns the browser's POST into a GET of the new page.
     return RedirectResponse(path, status_code=303)
+
+
+def login_first(path: str) -> RedirectResponse:
+    """Send an anonymous visitor to log in, and back to ``path`` afterwards."""
+    return redirect("/login?" + urlencode({"next": path}))
 
 
 @router.get("/signup")

@@ -10,7 +10,7 @@ person's draft is "not found", exactly like one that does not exist.
 
 from __future__ import annotations
 
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
@@ -19,14 +19,10 @@ from hallmark.services import drafts
 from hallmark.services.drafts import DraftView
 from hallmark.storage.models import User
 from hallmark.web.deps import InstanceDep, SessionUser
-from hallmark.web.pages.accounts import redirect
+from hallmark.web.pages.accounts import login_first, redirect
 from hallmark.web.templating import render
 
 router = APIRouter(include_in_schema=False)
-
-
-def _login_first(path: str) -> Response:
-    return redirect("/login?" + urlencode({"next": path}))
 
 
 def _opening(text: str, words: int = 6) -> str:
@@ -57,14 +53,14 @@ def _editor(request: Request, inst: InstanceDep, viewer: User, draft: DraftView 
 @router.get("/write")
 def new_text(request: Request, inst: InstanceDep, viewer: SessionUser) -> Response:
     if viewer is None:
-        return _login_first("/write")
+        return login_first("/write")
     return _editor(request, inst, viewer, None)
 
 
 @router.get("/write/{draft_id}")
 def resume(request: Request, inst: InstanceDep, viewer: SessionUser, draft_id: str) -> Response:
     if viewer is None:
-        return _login_first("/write/" + quote(draft_id[:40], safe=""))
+        return login_first("/write/" + quote(draft_id[:40], safe=""))
     draft = drafts.get_draft(inst, draft_id, viewer, stats=False)
     if draft.status != "open" and draft.work_id:
         return redirect(f"/works/{draft.work_id}")

@@ -7,8 +7,6 @@ visitor who is not signed in is sent to log in first. Every form carries the CSR
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
@@ -16,27 +14,23 @@ from hallmark.errors import HallmarkError
 from hallmark.services import review
 from hallmark.web import sessions
 from hallmark.web.deps import InstanceDep, SessionUser
-from hallmark.web.pages.accounts import FormText, redirect
+from hallmark.web.pages.accounts import FormText, login_first, redirect
 from hallmark.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 
 
-def _login_first(path: str) -> Response:
-    return redirect("/login?" + urlencode({"next": path}))
-
-
 @router.get("/review")
 def queue_page(request: Request, inst: InstanceDep, viewer: SessionUser) -> Response:
     if viewer is None:
-        return _login_first("/review")
+        return login_first("/review")
     return render(request, "review_queue.html", {"works": review.queue(inst, viewer)})
 
 
 @router.get("/review/{work_id}")
 def work_page(request: Request, inst: InstanceDep, viewer: SessionUser, work_id: str) -> Response:
     if viewer is None:
-        return _login_first(f"/review/{work_id}")
+        return login_first(f"/review/{work_id}")
     context = review.evidence(inst, work_id, viewer)
     return render(
         request,
@@ -57,7 +51,7 @@ def decide(
 ) -> Response:
     sessions.check_csrf(request, csrf_token)
     if viewer is None:
-        return _login_first(f"/review/{work_id}")
+        return login_first(f"/review/{work_id}")
     try:
         result = review.decide(inst, work_id, viewer, decision=decision, reason=reason)
     except HallmarkError as exc:
@@ -89,7 +83,7 @@ def appeal(
 ) -> Response:
     sessions.check_csrf(request, csrf_token)
     if viewer is None:
-        return _login_first(f"/works/{work_id}")
+        return login_first(f"/works/{work_id}")
     try:
         review.appeal(inst, work_id, viewer, message=message)
     except HallmarkError as exc:

@@ -9,7 +9,6 @@ of their own works, private ones included. Everything else goes through
 from __future__ import annotations
 
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, File, Request, UploadFile
 from starlette.responses import Response
@@ -20,7 +19,7 @@ from hallmark.services import log as log_service
 from hallmark.storage.models import Authorship, User, Work
 from hallmark.web import downloads, sessions
 from hallmark.web.deps import InstanceDep, SessionUser
-from hallmark.web.pages.accounts import FormText, redirect
+from hallmark.web.pages.accounts import FormText, login_first, redirect
 from hallmark.web.templating import render
 from hallmark.web.uploads import parse_ai_share, read_upload
 
@@ -64,14 +63,10 @@ def _empty_upload_form() -> dict[str, str]:
     }
 
 
-def _login_first(path: str) -> Response:
-    return redirect("/login?" + urlencode({"next": path}))
-
-
 @router.get("/upload")
 def upload_form(request: Request, viewer: SessionUser) -> Response:
     if viewer is None:
-        return _login_first("/upload")
+        return login_first("/upload")
     return render(request, "upload.html", {"form": _empty_upload_form(), "error": None})
 
 
@@ -92,7 +87,7 @@ def upload(
 ) -> Response:
     sessions.check_csrf(request, csrf_token)
     if viewer is None:
-        return _login_first("/upload")
+        return login_first("/upload")
     form = {
         "title": title[:400],
         "declare": declare,
@@ -199,7 +194,7 @@ def revoke(
 ) -> Response:
     sessions.check_csrf(request, csrf_token)
     if viewer is None:
-        return _login_first(f"/works/{work_id}")
+        return login_first(f"/works/{work_id}")
     with inst.db.session() as session:
         work = registry.get_work(session, work_id, viewer)
         certificate_id = work.certificate.id if work.certificate else ""
