@@ -32,7 +32,7 @@ def toy_classifier(threshold: float = 0.8, low: float = 0.3) -> TextClassifier:
         linear=Linear(np.zeros(len(FEATURE_NAMES)), np.ones(len(FEATURE_NAMES)), coef),
         platt_a=2.0,
         platt_b=0.0,
-        ngrams=None,
+        ngrams=(),
         threshold=threshold,
         low=low,
         digest="0" * 64,

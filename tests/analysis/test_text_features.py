@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from hallmark.analysis.text_detector import NgramModel, char_ngrams
+from hallmark.analysis.text_detector import NgramModel, char_ngrams, word_ngrams
 from hallmark.analysis.text_features import (
     FEATURE_NAMES,
     TokenScores,
@@ -92,6 +92,8 @@ def test_char_ngrams_collapse_spaces_and_lowercase() -> None:
 
 def test_ngram_logit_is_sublinear_tfidf_then_linear() -> None:
     model = NgramModel(
+        name="ngram_logit",
+        analyzer="char",
         low=3,
         high=3,
         index={"aaa": 0, "bbb": 1},
@@ -104,6 +106,30 @@ def test_ngram_logit_is_sublinear_tfidf_then_linear() -> None:
     expected = (a - b) / math.hypot(a, b) + 0.5
     assert model.logit("aaaa bbb") == pytest.approx(expected)
     assert model.logit("zzz") == 0.5
+
+
+def test_word_ngrams_are_lowercased_unigrams_then_bigrams() -> None:
+    assert word_ngrams("The cat, a Cat!", 1, 2) == ["the", "cat", "cat", "the cat", "cat cat"]
+
+
+def test_leave_one_out_logits_come_from_count_rows() -> None:
+    model = NgramModel(
+        name="word_logit",
+        analyzer="word",
+        low=1,
+        high=1,
+        index={"gull": 0, "tide": 1},
+        idf=np.array([1.0, 1.5]),
+        coef=np.array([2.0, -1.0]),
+        intercept=0.25,
+    )
+    counts = model.counts("gull gull tide sea")
+    assert counts.tolist() == [2.0, 1.0]
+    rows = model.logits_of_counts(np.vstack([counts, [0.0, 1.0], [0.0, 0.0]]))
+    assert rows[0] == pytest.approx(model.logit("gull gull tide sea"))
+    assert rows[1] == pytest.approx(model.logit("tide"))
+    # No known n-gram: only the intercept, never a division by zero.
+    assert rows[2] == pytest.approx(0.25)
 
 
 def test_auroc_and_tpr_on_known_scores() -> None:

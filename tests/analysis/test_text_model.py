@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from hallmark.analysis.base import Verdict, WorkInput
-from hallmark.analysis.text_detector import TextDetector
+from hallmark.analysis.text_detector import RELEASE, TextDetector
 from hallmark.analysis.text_features import TOKEN_BUDGET, LanguageModel, shared_model
 from hallmark.core.labels import OriginLabel
 
@@ -50,7 +50,7 @@ def test_analyze_gives_a_calibrated_finding(model: LanguageModel) -> None:
     work = WorkInput("text", "text/plain", TEXT.encode(), OriginLabel.HUMAN_MADE, text=TEXT)
     finding = TextDetector().analyze(work)
     assert finding.detector == "ai-text"
-    assert finding.version.startswith("1.0.0+")
+    assert finding.version.startswith(f"{RELEASE}+")
     assert finding.verdict in set(Verdict)
     assert finding.probability is not None and 0.0 <= finding.probability <= 1.0
     assert "not proof" in finding.explanation

@@ -1,8 +1,10 @@
 """The shipped AI-text weights came from the training script, on the recorded data.
 
-The final fitting step is replayed from the feature cache that the training script leaves
-under /tmp (it is skipped, with the reason shown, when that cache or the data is absent; the
-cache takes about an hour of CPU to build: ``python -m hallmark.analysis.train_text``).
+The training script saves the table the final model was fitted on (every training text's
+features and out-of-fold n-gram logits) beside the weights; these tests replay the final
+fitting step from it and check that it gives the shipped numbers exactly, and, where the
+training data and the language model are installed, that the table's rows are what the
+feature code computes from the training texts.
 """
 
 from __future__ import annotations
@@ -14,7 +16,15 @@ import pytest
 
 from hallmark.analysis import train_text
 from hallmark.analysis.text_detector import WEIGHTS_PATH, load_classifier
-from hallmark.analysis.text_features import FEATURE_NAMES, MODEL_FILE, TOKEN_BUDGET
+from hallmark.analysis.text_features import (
+    FEATURE_NAMES,
+    MODEL_FILE,
+    PRECISION,
+    TOKEN_BUDGET,
+    LanguageModelUnavailable,
+    feature_vector,
+    shared_model,
+)
 
 WEIGHTS = json.loads(WEIGHTS_PATH.read_text(encoding="utf-8"))
 TRAIN = train_text.DATA_DIR / "train.jsonl"
@@ -26,10 +36,13 @@ def test_weights_record_their_provenance_and_feature_spec() -> None:
     assert training["script"] == "python -m hallmark.analysis.train_text"
     assert training["language_model"] == MODEL_FILE
     assert training["token_budget"] == TOKEN_BUDGET
-    assert training["lm_train_docs"] == train_text.LM_TRAIN_DOCS
+    assert training["precision"] == PRECISION
     assert training["excluded_sources"] == list(train_text.EXCLUDED_SOURCES)
-    assert WEIGHTS["model"]["feature_names"] == [*FEATURE_NAMES, "ngram_logit"]
-    assert len(WEIGHTS["ngrams"]["vocabulary"]) <= train_text.NGRAM_FEATURES
+    names = [spec["name"] for spec in train_text.NGRAM_SPECS]
+    assert WEIGHTS["model"]["feature_names"] == [*FEATURE_NAMES, *names]
+    for part, spec in zip(WEIGHTS["ngrams"], train_text.NGRAM_SPECS, strict=True):
+        assert part["name"] == spec["name"] and part["analyzer"] == spec["analyzer"]
+        assert len(part["vocabulary"]) <= spec["features"]
 
 
 def test_shipped_weights_are_small_and_load_without_scikit_learn() -> None:
@@ -38,23 +51,37 @@ def test_shipped_weights_are_small_and_load_without_scikit_learn() -> None:
     assert 0 < clf.low <= clf.threshold < 1
 
 
+def test_final_fit_replays_to_identical_weights() -> None:
+    x, y, groups = train_text.load_table()
+    assert x.shape == (WEIGHTS["training"]["train_docs"], len(WEIGHTS["model"]["feature_names"]))
+    assert np.isfinite(x).all() and set(np.unique(y)) == {0, 1}
+    final, calibration = train_text.fit_final(x, y, groups)
+    assert final == {k: WEIGHTS["model"][k] for k in final}
+    assert calibration == WEIGHTS["calibration"]
+
+
 def test_weights_were_trained_on_the_recorded_data() -> None:
     if not TRAIN.exists():
         pytest.skip(f"the training data is not here ({TRAIN})")
     assert train_text.file_sha256(TRAIN) == WEIGHTS["training"]["train_sha256"]
+    records = train_text.training_records(train_text.read_jsonl(TRAIN))
+    x, y, groups = train_text.load_table()
+    assert [r["group"] for r in records] == groups
+    assert y.tolist() == [int(r["label"] == "ai") for r in records]
 
 
-def test_final_fit_replays_to_identical_weights() -> None:
+def test_table_rows_are_the_features_of_the_training_texts() -> None:
     if not TRAIN.exists():
         pytest.skip(f"the training data is not here ({TRAIN})")
-    train = train_text.read_jsonl(TRAIN)
     try:
-        x, y, groups = train_text.training_table(
-            train, WEIGHTS["training"]["train_sha256"], compute=False
-        )
-    except FileNotFoundError as exc:
-        pytest.skip(f"no feature cache to replay from ({exc}); run the training script first")
-    final, calibration = train_text.fit_final(x, y, groups)
-    assert final == {k: WEIGHTS["model"][k] for k in final}
-    assert calibration == WEIGHTS["calibration"]
-    assert np.isfinite(x).all()
+        model = shared_model()
+    except LanguageModelUnavailable as exc:
+        pytest.skip(f"the language model is not installed ({exc.detail})")
+    records = train_text.training_records(train_text.read_jsonl(TRAIN))
+    x, _, _ = train_text.load_table()
+    n = len(FEATURE_NAMES)
+    for i in (0, 1, len(records) - 1):
+        text = records[i]["text"]
+        row = feature_vector(model.score(text), text)
+        # bfloat16 matrix products may differ in the last bits between CPUs.
+        assert np.allclose(row, x[i, :n], rtol=2e-2, atol=2e-2), records[i]["id"]

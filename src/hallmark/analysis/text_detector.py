@@ -3,7 +3,7 @@
 It combines the features of :mod:`hallmark.analysis.text_features` (SmolLM2 token statistics and
 stylometry) with a character n-gram signal in one logistic model, calibrated to a probability
 that the text was written by an AI. The weights and the decision thresholds are shipped in
-``weights/ai_text_v1.json``, written by :mod:`hallmark.analysis.train_text` (which records the
+``weights/ai_text_v2.json``, written by :mod:`hallmark.analysis.train_text` (which records the
 data digest, the seed and the feature spec); inference here is plain numpy, so the runtime does
 not need scikit-learn. See ``docs/detection.md`` for the method, the figures and the limits.
 
@@ -19,7 +19,6 @@ import logging
 import math
 import re
 import threading
-from collections import Counter
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -44,8 +43,9 @@ from hallmark.plugins.hookspecs import hookimpl
 log = logging.getLogger(__name__)
 
 NAME = "ai-text"
-RELEASE = "1.0.0"
-WEIGHTS_PATH = Path(__file__).parent / "weights" / "ai_text_v1.json"
+RELEASE = "2.0.0"
+WEIGHTS_PATH = Path(__file__).parent / "weights" / "ai_text_v2.json"
+WEIGHTS_FORMAT = "hallmark-ai-text-weights/2"
 #: Below this many words the statistics are too noisy to say anything (issue #4, item 2).
 MIN_WORDS = 150
 #: How many passages the explanation quotes, and how much of each.
@@ -55,9 +55,10 @@ _MIN_PASSAGE_WORDS = 6
 _MAX_PASSAGES = 80
 
 _SPACES = re.compile(r"\s+")
+_WORD_TOKEN = re.compile(r"\b\w\w+\b")
 
 
-# Character n-grams -------------------------------------------------------------------------
+# Character and word n-grams ----------------------------------------------------------------
 
 
 def char_ngrams(text: str, low: int = 3, high: int = 5) -> list[str]:
@@ -70,10 +71,32 @@ def char_ngrams(text: str, low: int = 3, high: int = 5) -> list[str]:
     return [clean[i : i + n] for n in range(low, high + 1) for i in range(len(clean) - n + 1)]
 
 
+def word_ngrams(text: str, low: int = 1, high: int = 2) -> list[str]:
+    """Lower-cased word n-grams (words of two or more word characters, joined by a space).
+
+    Like :func:`char_ngrams`, this is the analyzer the training script hands to scikit-learn.
+    """
+    tokens = _WORD_TOKEN.findall(text.lower())
+    return [
+        " ".join(tokens[i : i + n])
+        for n in range(low, high + 1)
+        for i in range(len(tokens) - n + 1)
+    ]
+
+
+ANALYZERS = {"char": char_ngrams, "word": word_ngrams}
+
+
 @dataclass(frozen=True)
 class NgramModel:
-    """A sublinear TF-IDF over a bounded n-gram vocabulary, with a linear model on top."""
+    """A sublinear TF-IDF over a bounded n-gram vocabulary, with a linear model on top.
 
+    Its logit is one feature of the classifier, named ``name`` (``ngram_logit`` for character
+    n-grams, ``word_logit`` for words).
+    """
+
+    name: str
+    analyzer: str
     low: int
     high: int
     index: dict[str, int]
@@ -84,6 +107,8 @@ class NgramModel:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> NgramModel:
         return cls(
+            name=str(data["name"]),
+            analyzer=str(data["analyzer"]),
             low=int(data["ngram_range"][0]),
             high=int(data["ngram_range"][1]),
             index={gram: i for i, gram in enumerate(data["vocabulary"])},
@@ -92,16 +117,24 @@ class NgramModel:
             intercept=float(data["intercept"]),
         )
 
-    def logit(self, text: str) -> float:
-        counts = Counter(
-            self.index[g] for g in char_ngrams(text, self.low, self.high) if g in self.index
+    def counts(self, text: str) -> np.ndarray:
+        """How often each vocabulary n-gram occurs in ``text`` (a dense vector)."""
+        grams = ANALYZERS[self.analyzer](text, self.low, self.high)
+        found = [self.index[g] for g in grams if g in self.index]
+        return np.bincount(np.asarray(found, dtype=np.int64), minlength=len(self.index)).astype(
+            np.float64
         )
-        if not counts:
-            return self.intercept
-        cols = np.fromiter(counts.keys(), dtype=np.int64)
-        values = (1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64))) * self.idf[cols]
-        norm = float(np.sqrt((values**2).sum()))
-        return float(values @ self.coef[cols] / norm + self.intercept)
+
+    def logits_of_counts(self, counts: np.ndarray) -> np.ndarray:
+        """The logit of each row of n-gram counts (``counts`` is 1-D or 2-D)."""
+        matrix = np.atleast_2d(counts)
+        tf = np.where(matrix > 0, 1.0 + np.log(np.maximum(matrix, 1.0)), 0.0) * self.idf
+        norms = np.sqrt((tf**2).sum(axis=1))
+        raw = tf @ self.coef
+        return np.where(norms > 0, raw / np.maximum(norms, 1e-300), 0.0) + self.intercept
+
+    def logit(self, text: str) -> float:
+        return float(self.logits_of_counts(self.counts(text))[0])
 
 
 # The shipped classifier --------------------------------------------------------------------
@@ -164,7 +197,7 @@ class TextClassifier:
     linear: Linear | None
     platt_a: float
     platt_b: float
-    ngrams: NgramModel | None
+    ngrams: tuple[NgramModel, ...]
     threshold: float
     low: float
     digest: str
@@ -173,7 +206,10 @@ class TextClassifier:
     def from_json(cls, data: dict[str, Any], digest: str) -> TextClassifier:
         model = data["model"]
         names = tuple(model["feature_names"])
-        if names != tuple(FEATURE_NAMES) + (("ngram_logit",) if data.get("ngrams") else ()):
+        ngrams = tuple(NgramModel.from_json(part) for part in data.get("ngrams", []))
+        if data.get("format") != WEIGHTS_FORMAT or names != tuple(FEATURE_NAMES) + tuple(
+            m.name for m in ngrams
+        ):
             raise LanguageModelUnavailable(
                 "The shipped AI-text weights do not match this version's features.",
                 hint="Retrain them with: python -m hallmark.analysis.train_text",
@@ -185,7 +221,7 @@ class TextClassifier:
             linear=None,
             platt_a=float(data["calibration"]["a"]),
             platt_b=float(data["calibration"]["b"]),
-            ngrams=NgramModel.from_json(data["ngrams"]) if data.get("ngrams") else None,
+            ngrams=ngrams,
             threshold=float(data["thresholds"]["contradicts"]),
             low=float(data["thresholds"]["low"]),
             digest=digest,
@@ -193,8 +229,7 @@ class TextClassifier:
 
     def row(self, features: dict[str, float], text: str) -> np.ndarray:
         values = [features[name] for name in FEATURE_NAMES]
-        if self.ngrams is not None:
-            values.append(self.ngrams.logit(text))
+        values.extend(model.logit(text) for model in self.ngrams)
         return np.array(values, dtype=np.float64)
 
     def score_row(self, row: np.ndarray) -> float:
@@ -227,30 +262,49 @@ def passage_evidence(
 ) -> list[dict[str, Any]]:
     """How much each sentence pushed the score up: the drop in score when it is left out.
 
-    Leaving a sentence out removes its tokens from the language-model statistics and its
-    text from the stylometric and n-gram features; the model is not re-run, so this is an
-    approximation that ignores how the sentence conditions the next ones.
+    Leaving a sentence out removes its tokens from the language-model statistics, its text
+    from the stylometric features and its n-grams from the n-gram counts; the model is not
+    re-run, so this is an approximation that ignores how the sentence conditions the next
+    ones. N-gram counts of the rest are the whole text's minus the sentence's (the few
+    n-grams that straddle the sentence's edges are ignored), so every sentence costs one pass
+    over its own words rather than over the whole text.
     """
-    spans = sentence_spans(text)
-    if len(spans) < 2:
+    all_spans = sentence_spans(text)
+    chosen = [
+        (i, start, end)
+        for i, (start, end) in enumerate(all_spans[:_MAX_PASSAGES])
+        if len(text[start:end].split()) >= _MIN_PASSAGE_WORDS
+    ]
+    if len(all_spans) < 2 or not chosen:
         return []
     full = classifier.score_text(scores, text)
-    owner = sentence_of_tokens(scores, spans)
+    owner = sentence_of_tokens(scores, all_spans)
+    # Per n-gram model: the logit of the text without each sentence, all sentences at once.
+    left_out = [
+        model.logits_of_counts(
+            np.maximum(
+                model.counts(text)[None, :]
+                - np.vstack([model.counts(text[start:end]) for _, start, end in chosen]),
+                0.0,
+            )
+        )
+        for model in classifier.ngrams
+    ]
     results = []
-    for i, (start, end) in enumerate(spans[:_MAX_PASSAGES]):
-        if len(text[start:end].split()) < _MIN_PASSAGE_WORDS:
-            continue
+    for k, (i, start, end) in enumerate(chosen):
         keep = owner != i
         # Offsets must follow the shortened text so tokens still fall in their sentences.
         shift = end - start
         starts = np.where(scores.starts >= end, scores.starts - shift, scores.starts)[keep]
         reduced = TokenScores(starts, scores.logp[keep], scores.entropy[keep], scores.logrank[keep])
         rest = text[:start] + text[end:]
+        features = document_features(reduced, rest)
+        row = [features[name] for name in FEATURE_NAMES] + [float(lo[k]) for lo in left_out]
         results.append(
             {
                 "start": start,
                 "end": end,
-                "evidence": round(full - classifier.score_text(reduced, rest), 4),
+                "evidence": round(full - classifier.score_row(np.array(row)), 4),
             }
         )
     results.sort(key=lambda item: item["evidence"], reverse=True)
