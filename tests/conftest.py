@@ -77,6 +77,9 @@ def make_instance(home: Path, database_url: str | None = None, **settings: Any) 
     # Uploads through the web are analysed in the background (issue #4); tests choose the
     # detectors they need, so none loads the AI-text language model unasked.
     settings.setdefault("detectors", [])
+    # Prior-art checks load the sentence embedder and would match the same test text
+    # registered by different users; the tests of issue #5 turn them on.
+    settings.setdefault("similarity_index", "")
     return open_instance(Settings.load(home, **settings))
 
 

@@ -86,6 +86,13 @@ class RateLimitedError(HallmarkError):
     status = 429
 
 
+class UnavailableError(HallmarkError):
+    """A feature this instance has turned off, or a service it needs is down for now."""
+
+    title = "Service unavailable"
+    status = 503
+
+
 class ConfigError(HallmarkError):
     """Settings are missing, unsafe, or inconsistent."""
 

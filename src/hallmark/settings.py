@@ -56,9 +56,27 @@ class Settings(BaseSettings):
         default=["ai-text", "c2pa", "image-metadata", "watermark"],
         description="Detector plugins to run on new works, by name.",
     )
+    similarity_index: str = Field(
+        default="memory",
+        description="Similarity-index plugin for prior-art checks, by name; empty turns them off.",
+    )
+    similarity_dir: Path | None = Field(
+        default=None,
+        description="Folder where the similarity index is saved between runs; default "
+        "<home>/similarity.",
+    )
     c2pa_trust_anchors: Path | None = Field(
         default=None,
         description="PEM bundle of root certificates trusted for Content Credentials.",
+    )
+    c2pa_certificate_chain: Path | None = Field(
+        default=None,
+        description="PEM chain (signing certificate first, then intermediates) that signs "
+        "Content Credentials; default <home>/keys/c2pa-chain.pem, issued by the instance root.",
+    )
+    c2pa_private_key: Path | None = Field(
+        default=None,
+        description="Private key of c2pa_certificate_chain; default <home>/keys/c2pa-signer.key.",
     )
     max_upload_bytes: int = Field(
         default=20 * 1024 * 1024, ge=1, description="Largest accepted upload, in bytes."
@@ -112,6 +130,10 @@ class Settings(BaseSettings):
     @property
     def blob_path(self) -> Path:
         return self.blob_dir or self.home / "blobs"
+
+    @property
+    def similarity_path(self) -> Path:
+        return self.similarity_dir or self.home / "similarity"
 
     @property
     def secure_cookies(self) -> bool:

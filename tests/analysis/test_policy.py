@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from hallmark.analysis.base import Finding, Verdict
-from hallmark.analysis.policy import TABLE, Outcome, Reason, propose
+from hallmark.analysis.policy import PRIOR_ART_TABLE, TABLE, Outcome, Reason, propose
 from hallmark.core.labels import AssuranceLevel, OriginLabel
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "policy.md"
@@ -37,6 +37,35 @@ def test_every_row_of_the_table(
     assert (proposal.outcome.value, proposal.level.value) == (outcome, level)
     # The policy never changes what the creator declared.
     assert proposal.label.value == declared
+
+
+@pytest.mark.parametrize(("declared", "verdicts", "current", "outcome", "level"), PRIOR_ART_TABLE)
+def test_every_row_with_prior_art(
+    declared: str, verdicts: tuple[str, ...], current: str, outcome: str, level: str
+) -> None:
+    copy = Reason("prior-art:w1", "This work closely resembles a work registered earlier.")
+    proposal = propose(
+        OriginLabel(declared),
+        [finding(v, f"d{i}") for i, v in enumerate(verdicts)],
+        current=AssuranceLevel(current),
+        prior_art=(copy,),
+    )
+    assert (proposal.outcome.value, proposal.level.value) == (outcome, level)
+    assert proposal.rule == "prior-art"
+    assert copy in proposal.reasons
+    assert proposal.label.value == declared
+
+
+def test_prior_art_keeps_the_detector_and_journal_reasons() -> None:
+    copy = Reason("prior-art:w1", "Resembles an earlier work.")
+    proposal = propose(
+        OriginLabel.HUMAN_MADE,
+        [finding("contradicts", "ai-text")],
+        current=AssuranceLevel.DECLARED,
+        process_flags=(FLAG,),
+        prior_art=(copy,),
+    )
+    assert [r.code for r in proposal.reasons] == ["large-paste", "detector:ai-text", "prior-art:w1"]
 
 
 def test_a_contradiction_tells_the_creator_why_in_plain_words() -> None:
@@ -83,3 +112,13 @@ def test_the_documented_table_matches_the_code() -> None:
             verdicts = tuple(v for v in re.split(r",\s*", cells[1].strip("`")) if v and v != "none")
             rows.add((cells[0], verdicts, cells[2], cells[3] == "yes", cells[4], cells[5]))
     assert rows == set(TABLE)
+
+
+def test_the_documented_prior_art_table_matches_the_code() -> None:
+    rows = set()
+    for line in DOC.read_text("utf-8").splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 5 and cells[0] in {label.value for label in OriginLabel}:
+            verdicts = tuple(v for v in re.split(r",\s*", cells[1]) if v and v != "none")
+            rows.add((cells[0], verdicts, cells[2], cells[3], cells[4]))
+    assert rows == set(PRIOR_ART_TABLE)

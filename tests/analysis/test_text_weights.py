@@ -65,7 +65,7 @@ def test_weights_were_trained_on_the_recorded_data() -> None:
         pytest.skip(f"the training data is not here ({TRAIN})")
     assert train_text.file_sha256(TRAIN) == WEIGHTS["training"]["train_sha256"]
     records = train_text.training_records(train_text.read_jsonl(TRAIN))
-    x, y, groups = train_text.load_table()
+    _, y, groups = train_text.load_table()
     assert [r["group"] for r in records] == groups
     assert y.tolist() == [int(r["label"] == "ai") for r in records]
 

@@ -136,6 +136,11 @@ class C2paDetector:
     def __init__(self, trust_anchors_pem: str | None = None) -> None:
         self._trust_anchors_pem = trust_anchors_pem
 
+    @property
+    def trust_anchors_pem(self) -> str | None:
+        """The PEM root certificates this detector trusts (None: c2pa's defaults only)."""
+        return self._trust_anchors_pem
+
     @classmethod
     def from_settings(cls, settings: Any) -> C2paDetector:
         path: Path | None = getattr(settings, "c2pa_trust_anchors", None)

@@ -73,15 +73,25 @@ def propose(
     *,
     current: AssuranceLevel,
     process_flags: Sequence[Reason] = (),
+    prior_art: Sequence[Reason] = (),
 ) -> Proposal:
     """The label and level the evidence supports, and whether a person must look.
 
     ``current`` is the level the work's certificate has now (``process-verified`` for a work
     written in the editor); ``process_flags`` are the reasons the process evidence already
-    asked for review (journal flags such as large pastes, issue #3).
+    asked for review (journal flags such as large pastes, issue #3); ``prior_art`` the
+    reasons a near-copy check gave (the work resembles an earlier work of another creator,
+    issue #5), which send any work to a person whatever its label: copying is not about AI.
     """
     contradicting = [f for f in findings if f.verdict is Verdict.CONTRADICTS]
     consistent = [f for f in findings if f.verdict is Verdict.CONSISTENT]
+
+    if prior_art:
+        detector_reasons: tuple[Reason, ...] = ()
+        if declared is OriginLabel.HUMAN_MADE:
+            detector_reasons = tuple(_contradiction_reason(f, declared) for f in contradicting)
+        reasons = tuple(process_flags) + detector_reasons + tuple(prior_art)
+        return Proposal(declared, current, Outcome.REVIEW, "prior-art", reasons)
 
     if contradicting and declared is OriginLabel.HUMAN_MADE:
         reasons = tuple(process_flags) + tuple(
@@ -122,4 +132,14 @@ TABLE: tuple[tuple[str, tuple[str, ...], str, bool, str, str], ...] = (
     ("ai-generated", ("consistent",), "declared", False, "raise", "analyzed"),
     ("ai-generated", ("contradicts",), "declared", False, "keep", "declared"),
     ("ai-generated", ("inconclusive",), "declared", False, "keep", "declared"),
+)
+
+
+#: With a prior-art reason (a near-copy of another creator's earlier work), every row becomes a
+#: review at the current level: (declared, verdicts, current level) -> (outcome, level).
+PRIOR_ART_TABLE: tuple[tuple[str, tuple[str, ...], str, str, str], ...] = (
+    ("human-made", ("consistent",), "declared", "review", "declared"),
+    ("human-made", (), "process-verified", "review", "process-verified"),
+    ("ai-assisted", ("consistent",), "declared", "review", "declared"),
+    ("ai-generated", ("inconclusive",), "declared", "review", "declared"),
 )

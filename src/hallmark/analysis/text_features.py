@@ -131,7 +131,7 @@ class LanguageModel:
                 f"The language model cannot be loaded: {exc}",
                 hint="Install the detector extras: pip install 'hallmark[detect]'",
             ) from None
-        self.model = self.model.to(getattr(torch, PRECISION)).eval()  # type: ignore[no-untyped-call]
+        self.model = self.model.to(getattr(torch, PRECISION)).eval()
 
     def score(self, text: str, budget: int = TOKEN_BUDGET) -> TokenScores:
         """Per-token scores for the first ``budget`` tokens of ``text``."""

@@ -34,7 +34,9 @@ from hallmark.ledger.note import Verifier, parse_verifier_key
 from . import accounts as accounts_cli
 from . import analyze as analyze_cli
 from . import bench as bench_cli
+from . import credentials as credentials_cli
 from . import log as log_cli
+from . import similar as similar_cli
 from .output import emit_json, emit_text, print_facts, report_error, stdout
 from .state import CONFIG_FILE, DEFAULT_HOME, CliState, read_input, state_of
 
@@ -89,8 +91,12 @@ app.add_typer(accounts_cli.user_app, name="user")
 app.add_typer(accounts_cli.token_app, name="token")
 app.add_typer(bench_cli.app, name="bench")
 app.command(name="analyze")(analyze_cli.analyze)
+app.command(name="similar")(similar_cli.similar)
+app.command(name="reindex")(similar_cli.reindex)
+app.command(name="credentials")(credentials_cli.credentials)
 keys_app = typer.Typer(help="The instance's keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+keys_app.command("c2pa-root")(credentials_cli.c2pa_root)
 
 
 @app.callback()
@@ -136,7 +142,7 @@ def init(
     """Create an instance: config, signing key and database."""
     from sqlalchemy.engine import make_url
 
-    from hallmark.services.instance import init_instance, open_instance
+    from hallmark.services.instance import c2pa_chain_files, init_instance, open_instance
 
     state = state_of(ctx)
     existed = state.has_instance
@@ -160,6 +166,11 @@ def init(
         [
             ("config", str(where / CONFIG_FILE)),
             ("signing key", f"{settings.signing_key_path.resolve()} (secret: back it up)"),
+            (
+                "c2pa root",
+                f"{c2pa_chain_files(settings).root_certificate.resolve()} (Content Credentials "
+                "trust anchor; see 'hallmark keys c2pa-root')",
+            ),
             ("database", database),
             ("log origin", settings.origin),
         ],
@@ -505,8 +516,12 @@ def serve(
             f"The web service cannot be loaded ({exc}).",
             hint="Install the server extras: pip install 'hallmark[server]'.",
         ) from None
-    stdout().print(Text(f"Serving on http://{host}:{port} (Ctrl+C stops).", style="bold"))
-    uvicorn.run(create_app(settings), host=host, port=port)
+    with state.instance(settings) as inst:
+        # Loaded (or rebuilt) before the first request, with a progress bar, rather than by
+        # whichever request happens to need it first.
+        similar_cli.prepare_index(inst)
+        stdout().print(Text(f"Serving on http://{host}:{port} (Ctrl+C stops).", style="bold"))
+        uvicorn.run(create_app(settings, instance=inst), host=host, port=port)
 
 
 def main() -> None:

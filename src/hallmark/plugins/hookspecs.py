@@ -32,3 +32,9 @@ def hallmark_blob_stores() -> dict[str, Any]:  # type: ignore[empty-body]
 @hookspec
 def hallmark_detectors() -> dict[str, Any]:  # type: ignore[empty-body]
     """Detector factories by name; each builds a :class:`hallmark.analysis.base.Detector`."""
+
+
+@hookspec
+def hallmark_similarity_indexes() -> dict[str, Any]:  # type: ignore[empty-body]
+    """Similarity-index factories by name; each builds a
+    :class:`hallmark.similarity.base.SimilarityIndex` (prior art, issue #5)."""

@@ -33,7 +33,7 @@ from hallmark.analysis.policy import Outcome, Proposal, Reason, propose
 from hallmark.analysis.runner import DetectorSet, evidence_item, findings_json, findings_sha256
 from hallmark.core.labels import AssuranceLevel, OriginLabel
 from hallmark.errors import NotFoundError
-from hallmark.services import registry
+from hallmark.services import registry, similarity
 from hallmark.services.instance import Instance
 from hallmark.storage.models import Analysis, Certificate, User, Work
 
@@ -169,6 +169,7 @@ def _run(inst: Instance, analysis_id: str) -> None:
         if row is None:
             return
         row.status = "running"
+        row_work_id = row.work_id
         work = session.get(Work, row.work_id)
         assert work is not None
         data = inst.blobs.get(work.blob_key)
@@ -181,7 +182,8 @@ def _run(inst: Instance, analysis_id: str) -> None:
         )
     try:
         findings = detectors_for(inst).run(work_input)
-        _apply(inst, analysis_id, findings)
+        prior_art = _prior_art(inst, row_work_id)
+        _apply(inst, analysis_id, findings, prior_art)
     except Exception as exc:
         with inst.db.log_writer() as session:
             failed = session.get(Analysis, analysis_id)
@@ -192,8 +194,24 @@ def _run(inst: Instance, analysis_id: str) -> None:
         raise
 
 
-def _apply(inst: Instance, analysis_id: str, findings: list[Finding]) -> None:
-    stored = findings_json(findings)
+def _prior_art(inst: Instance, work_id: str) -> Finding | None:
+    """The prior-art check (issue #5); like a detector, one that fails decides nothing."""
+    try:
+        return similarity.check_work(inst, work_id)
+    except Exception as exc:
+        logger.exception("prior-art check of %s failed", work_id)
+        return Finding(
+            detector=similarity.DETECTOR,
+            version="-",
+            verdict=Verdict.INCONCLUSIVE,
+            explanation=f"The near-copy check could not run ({type(exc).__name__}).",
+        )
+
+
+def _apply(
+    inst: Instance, analysis_id: str, findings: list[Finding], prior_art: Finding | None = None
+) -> None:
+    stored = findings_json([*findings, *([prior_art] if prior_art else [])])
     digest = findings_sha256(stored)
     with inst.db.session() as session:
         row = session.get(Analysis, analysis_id)
@@ -211,6 +229,7 @@ def _apply(inst: Instance, analysis_id: str, findings: list[Finding]) -> None:
             findings,
             current=AssuranceLevel(work.level),
             process_flags=flags if work.review_status == "pending" else (),
+            prior_art=similarity.reasons(prior_art),
         )
         revoked = work.certificate is None or work.certificate.revocation is not None
 

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from hallmark.crypto.c2pa_chain import ChainFiles, ensure_chain
 from hallmark.crypto.keys import generate_private_key, public_raw, save_private_key
 from hallmark.crypto.signers import Signer
 from hallmark.errors import ConfigError
@@ -86,6 +87,11 @@ def open_instance(
     )
 
 
+def c2pa_chain_files(settings: Settings) -> ChainFiles:
+    """Where the instance keeps its own Content Credentials chain: ``<home>/keys/``."""
+    return ChainFiles.in_folder(settings.home / "keys")
+
+
 def _toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -103,7 +109,8 @@ def init_instance(
     public_url: str | None = None,
     if_missing: bool = False,
 ) -> Settings:
-    """Create the instance folder: config with a fresh secret, signing key, migrated database.
+    """Create the instance folder: config with a fresh secret, signing key, Content
+    Credentials chain (issue #6), migrated database.
 
     With ``if_missing`` an existing instance is left as it is (its database is still brought up
     to the latest migration); otherwise an existing one is an error, so keys are never replaced.
@@ -121,6 +128,8 @@ def init_instance(
             upgrade(db)
         finally:
             db.dispose()
+        # Instances made before issue #6 have no Content Credentials chain yet.
+        ensure_chain(c2pa_chain_files(settings), origin=settings.origin, now=utc_now())
         return settings
     values: dict[str, Any] = {
         "origin": origin or "hallmark.localhost/log",
@@ -139,6 +148,7 @@ def init_instance(
         key = generate_private_key()
         save_private_key(key, key_path)
         logger.info("created signing key %s (%s)", key_path, public_raw(key.public_key()).hex())
+    ensure_chain(c2pa_chain_files(settings), origin=settings.origin, now=utc_now())
     db = Database(settings.resolved_database_url)
     try:
         upgrade(db)

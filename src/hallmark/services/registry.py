@@ -34,6 +34,7 @@ from hallmark.core.digests import sha256_hex
 from hallmark.core.labels import AssuranceLevel, OriginLabel, check_ai_share
 from hallmark.errors import ConflictError, InputError, NotFoundError, PermissionDeniedError
 from hallmark.services import log as log_service
+from hallmark.services import similarity
 from hallmark.services.instance import Instance
 from hallmark.services.media import MediaInfo, inspect
 from hallmark.storage.log_store import LogStore
@@ -381,7 +382,17 @@ def revoke(
                 raise PermissionDeniedError("Only the work's creator or an admin may revoke it.")
         if cert.revocation is not None:
             raise ConflictError("This certificate is already revoked.")
-        body = _log_revocation(inst, session, cert, reason, actor.id if actor else None)
+        return revoke_in(inst, session, cert, reason, actor.id if actor else None)
+
+
+def revoke_in(
+    inst: Instance, session: Session, cert: Certificate, reason: str, actor_id: str | None
+) -> dict[str, Any]:
+    """Revoke ``cert`` in the caller's log-writer transaction (the caller has checked who may)."""
+    body = _log_revocation(inst, session, cert, reason, actor_id)
+    if not cert.superseded:
+        # A work without a valid certificate is no longer prior art for anyone.
+        similarity.deactivate(session, cert.work_id)
     return body
 
 

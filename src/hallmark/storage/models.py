@@ -21,7 +21,9 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    UniqueConstraint,
     false,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -278,6 +280,88 @@ class Appeal(Base):
     created_at: Mapped[datetime]
 
 
+class FingerprintRow(Base):
+    """What the prior-art index keeps of a work (issue #5), as stored bytes.
+
+    ``seq`` is assigned inside the serialized writer transaction (max + 1), so sequence order is
+    commit order and a process brings its in-memory index up to date by reading ``seq`` above
+    the last one it has seen. ``data`` is the fingerprint's arrays (``numpy.savez``); a row
+    whose work's certificate was revoked is kept with ``active`` false, so it leaves the index.
+    """
+
+    __tablename__ = "fingerprints"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    work_id: Mapped[str] = mapped_column(ForeignKey("works.id"), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    version: Mapped[str] = mapped_column(String(32))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    active: Mapped[bool] = mapped_column(default=True, server_default=true())
+    created_at: Mapped[datetime]
+
+
+class SimilarityMatch(Base):
+    """A registered work found to be near an earlier one of another creator (issue #5)."""
+
+    __tablename__ = "similarity_matches"
+    __table_args__ = (UniqueConstraint("work_id", "matched_work_id"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    #: The work that was checked (the newer registration).
+    work_id: Mapped[str] = mapped_column(ForeignKey("works.id"), index=True)
+    #: The work it resembles, registered by someone else.
+    matched_work_id: Mapped[str] = mapped_column(ForeignKey("works.id"), index=True)
+    score: Mapped[float] = mapped_column(Float)
+    kind: Mapped[str] = mapped_column(String(20))
+    #: Which of the two the log holds first (the lower first log index).
+    first_work_id: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+
+    work: Mapped[Work] = relationship(foreign_keys=[work_id])
+    matched_work: Mapped[Work] = relationship(foreign_keys=[matched_work_id])
+
+
+class Dispute(Base):
+    """A creator's claim that a matched work copies theirs, and a reviewer's decision."""
+
+    __tablename__ = "disputes"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    match_id: Mapped[str] = mapped_column(ForeignKey("similarity_matches.id"), unique=True)
+    claimant_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    #: The claimant's own work, and the other creator's work it says is a copy.
+    claimant_work_id: Mapped[str] = mapped_column(ForeignKey("works.id"))
+    respondent_work_id: Mapped[str] = mapped_column(ForeignKey("works.id"))
+    statement: Mapped[str] = mapped_column(Text)
+    #: open, upheld (the later certificate was revoked) or dismissed.
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    decided_by: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+    decision_reason: Mapped[str | None] = mapped_column(Text)
+    revoked_certificate_id: Mapped[str | None] = mapped_column(ForeignKey("certificates.id"))
+    created_at: Mapped[datetime]
+    decided_at: Mapped[datetime | None]
+
+    match: Mapped[SimilarityMatch] = relationship()
+
+
+class Notification(Base):
+    """Something a creator should see on their dashboard (a near-copy, a decision)."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_user_created", "user_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    #: near-copy, dispute-opened, dispute-decided, review-decided, appeal-answered.
+    kind: Mapped[str] = mapped_column(String(32))
+    message: Mapped[str] = mapped_column(Text)
+    work_id: Mapped[str | None] = mapped_column(ForeignKey("works.id"))
+    match_id: Mapped[str | None] = mapped_column(ForeignKey("similarity_matches.id"))
+    dispute_id: Mapped[str | None] = mapped_column(ForeignKey("disputes.id"))
+    read_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+
 __all__ = [
     "Analysis",
     "ApiToken",
@@ -286,12 +370,16 @@ __all__ = [
     "Base",
     "Certificate",
     "CheckpointRow",
+    "Dispute",
     "Draft",
+    "FingerprintRow",
     "JournalEvent",
     "LogEntry",
     "LogNode",
+    "Notification",
     "Review",
     "Revocation",
+    "SimilarityMatch",
     "User",
     "Work",
     "WorkStage",

@@ -20,7 +20,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.staticfiles import StaticFiles
 
 from hallmark import __version__
-from hallmark.services import analysis
+from hallmark.services import analysis, similarity
 from hallmark.services.instance import Instance, open_instance
 from hallmark.settings import Settings
 from hallmark.web import api, pages
@@ -56,6 +56,7 @@ def create_app(settings: Settings, *, instance: Instance | None = None) -> FastA
             logger.info("queued %d unfinished analyses again", resumed)
         yield
         analysis.shutdown(inst)
+        similarity.save(inst)
         if owned:
             inst.close()
 

@@ -3,7 +3,8 @@
 A work's bytes come from users, so they are served so that no browser can run them: the
 media type is the one Hallmark detected (never the uploader's), ``nosniff`` stops guessing,
 text is always an attachment, and a sandboxing CSP covers the response should it be opened
-anyway. Images are shown inline, since the work page displays them.
+anyway. Images are shown inline, since the work page displays them. The credentialed copy
+(``?credentials=c2pa``, issue #6) is an attachment under the same rules.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from sqlalchemy.orm import Session
 from starlette.responses import JSONResponse, Response
 
 from hallmark.core.bundle import BUNDLE_MEDIA_TYPE
-from hallmark.errors import NotFoundError
+from hallmark.errors import InputError, NotFoundError
+from hallmark.services.credentials import C2PA_FORMAT, credentialed_copy
 from hallmark.services.instance import Instance
 from hallmark.services.registry import build_bundle
 from hallmark.storage.models import Work
@@ -34,6 +36,15 @@ def _cache_control(work: Work) -> str:
     return "public, max-age=300" if work.visibility == "public" else "private, no-store"
 
 
+def _file_headers(work: Work, disposition: str, filename: str) -> dict[str, str]:
+    return {
+        "X-Content-Type-Options": "nosniff",
+        "Content-Disposition": f'{disposition}; filename="{filename}"',
+        "Content-Security-Policy": _FILE_POLICY,
+        "Cache-Control": _cache_control(work),
+    }
+
+
 def file_response(inst: Instance, work: Work) -> Response:
     data = inst.blobs.get(work.blob_key)
     extension = _EXTENSIONS.get(work.media_type, "bin")
@@ -43,12 +54,27 @@ def file_response(inst: Instance, work: Work) -> Response:
     return Response(
         data,
         media_type=media_type,
-        headers={
-            "X-Content-Type-Options": "nosniff",
-            "Content-Disposition": f'{disposition}; filename="{work.id}.{extension}"',
-            "Content-Security-Policy": _FILE_POLICY,
-            "Cache-Control": _cache_control(work),
-        },
+        headers=_file_headers(work, disposition, f"{work.id}.{extension}"),
+    )
+
+
+def work_file_response(inst: Instance, work: Work, credentials: str | None) -> Response:
+    """The work's bytes, or with ``credentials="c2pa"`` its credentialed copy.
+
+    ``work`` must be attached to an open session: the copy reads its certificate.
+    """
+    if credentials is None:
+        return file_response(inst, work)
+    if credentials != C2PA_FORMAT:
+        raise InputError(
+            f"'{credentials[:20]}' is not a kind of credentials Hallmark embeds.",
+            hint=f"Use ?credentials={C2PA_FORMAT} for Content Credentials, or leave it out.",
+        )
+    copy = credentialed_copy(inst, work)
+    return Response(
+        copy.data,
+        media_type=copy.media_type,
+        headers=_file_headers(work, "attachment", copy.filename),
     )
 
 

@@ -25,7 +25,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 
-from hallmark.errors import AuthError, HallmarkError, VerificationError
+from hallmark.errors import AuthError, HallmarkError, UnavailableError, VerificationError
 from hallmark.web.headers import add_security_headers
 
 logger = logging.getLogger(__name__)
@@ -236,7 +236,9 @@ def _from_http(exc: StarletteHTTPException, request: Request) -> Problem:
 def to_problem(exc: BaseException, request: Request) -> Problem:
     """Describe any exception as a problem, hiding internals of unexpected ones."""
     if isinstance(exc, HallmarkError):
-        if exc.status >= 500:
+        # A 503 (a feature turned off, a service down for now) says so plainly; other
+        # server-side errors are logged and shown without internals.
+        if exc.status >= 500 and not isinstance(exc, UnavailableError):
             return _server_error(exc, request)
         problem = Problem(_slug(exc.title), exc.title, exc.status, exc.detail, exc.hint)
         if isinstance(exc, VerificationError):

@@ -8,7 +8,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from hallmark.web.api import certificates, drafts, log, review, stages, verify, works
+from hallmark.web.api import (
+    certificates,
+    drafts,
+    log,
+    review,
+    similarity,
+    stages,
+    verify,
+    works,
+)
 from hallmark.web.api.schemas import PROBLEM_RESPONSES
 
 API_PREFIX = "/api/v1"
@@ -16,6 +25,6 @@ API_PREFIX = "/api/v1"
 
 def build_router() -> APIRouter:
     router = APIRouter(prefix=API_PREFIX, responses=PROBLEM_RESPONSES)
-    for module in (works, stages, drafts, verify, certificates, log, review):
+    for module in (works, stages, drafts, verify, certificates, log, review, similarity):
         router.include_router(module.router)
     return router

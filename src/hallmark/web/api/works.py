@@ -136,11 +136,27 @@ def get_bundle(inst: InstanceDep, viewer: ApiViewer, work_id: str) -> Response:
 
 @router.get(
     "/works/{work_id}/file",
-    summary="A work's bytes, exactly as certified",
+    summary="A work's bytes, exactly as certified, or with Content Credentials embedded",
     response_class=Response,
-    responses={200: {"content": {"application/octet-stream": {}}}},
+    responses={
+        200: {"content": {"application/octet-stream": {}}},
+        400: {"description": "Content Credentials were asked for a work that is not an image."},
+        409: {"description": "Content Credentials were asked for a revoked work."},
+    },
 )
-def get_file(inst: InstanceDep, viewer: ApiViewer, work_id: str) -> Response:
+def get_file(
+    inst: InstanceDep,
+    viewer: ApiViewer,
+    work_id: str,
+    credentials: Annotated[
+        str | None,
+        Query(
+            description="'c2pa': the certified image with a signed C2PA manifest embedded "
+            "(label, certificate, AI-training consent); its bytes differ from the certified "
+            "ones."
+        ),
+    ] = None,
+) -> Response:
     with inst.db.session() as session:
         work = registry.get_work(session, work_id, viewer)
-    return downloads.file_response(inst, work)
+        return downloads.work_file_response(inst, work, credentials)

@@ -7,11 +7,21 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from hallmark.web.pages import accounts, editor, log, report, review, stages, verify, works
+from hallmark.web.pages import (
+    accounts,
+    disputes,
+    editor,
+    log,
+    report,
+    review,
+    stages,
+    verify,
+    works,
+)
 
 
 def build_router() -> APIRouter:
     router = APIRouter(include_in_schema=False)
-    for module in (works, stages, report, editor, accounts, verify, log, review):
+    for module in (works, stages, report, editor, accounts, verify, log, review, disputes):
         router.include_router(module.router)
     return router

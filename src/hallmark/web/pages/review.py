@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from hallmark.errors import HallmarkError
-from hallmark.services import review
+from hallmark.services import disputes, review
 from hallmark.web import sessions
 from hallmark.web.deps import InstanceDep, SessionUser
 from hallmark.web.pages.accounts import FormText, login_first, redirect
@@ -24,7 +24,11 @@ router = APIRouter(include_in_schema=False)
 def queue_page(request: Request, inst: InstanceDep, viewer: SessionUser) -> Response:
     if viewer is None:
         return login_first("/review")
-    return render(request, "review_queue.html", {"works": review.queue(inst, viewer)})
+    return render(
+        request,
+        "review_queue.html",
+        {"works": review.queue(inst, viewer), "disputes": disputes.list_open(inst, viewer)},
+    )
 
 
 @router.get("/review/{work_id}")

@@ -14,8 +14,9 @@ from fastapi import APIRouter, File, Request, UploadFile
 from starlette.responses import Response
 
 from hallmark.errors import HallmarkError, InputError
-from hallmark.services import analysis, registry, review, stages
+from hallmark.services import analysis, disputes, registry, review, stages
 from hallmark.services import log as log_service
+from hallmark.services.credentials import offers_credentials, upload_credentials
 from hallmark.storage.models import Authorship, User, Work
 from hallmark.web import downloads, sessions
 from hallmark.web.deps import InstanceDep, SessionUser
@@ -166,15 +167,22 @@ def work_page(request: Request, inst: InstanceDep, viewer: SessionUser, work_id:
         involved = _may_revoke(work, viewer) or review.is_reviewer(viewer)
         context["review"] = review.status_for(session, work) if involved else None
         context["is_creator"] = viewer is not None and viewer.id == work.creator_id
+        # Content Credentials (issue #6): the download that embeds them, and what the upload's
+        # own manifest claims.
+        context["offers_credentials"] = offers_credentials(work)
+        context["upload_credentials"] = upload_credentials(inst, work)
     context["progression"] = stages.progression(inst, work_id, viewer)
+    context["matches"] = disputes.matches_for(inst, viewer, work_id)
     return render(request, "work.html", context)
 
 
 @router.get("/works/{work_id}/file")
-def work_file(inst: InstanceDep, viewer: SessionUser, work_id: str) -> Response:
+def work_file(
+    inst: InstanceDep, viewer: SessionUser, work_id: str, credentials: str | None = None
+) -> Response:
     with inst.db.session() as session:
         work = registry.get_work(session, work_id, viewer)
-    return downloads.file_response(inst, work)
+        return downloads.work_file_response(inst, work, credentials)
 
 
 @router.get("/works/{work_id}/bundle")

@@ -1,0 +1,1 @@
+"""Prior art: fingerprints of registered works, similarity indexes, matches (issue #5)."""
