@@ -80,10 +80,16 @@ class ConflictError(HallmarkError):
 
 
 class RateLimitedError(HallmarkError):
-    """Too many attempts; try again later."""
+    """Too many attempts; try again later (``retry_after`` seconds, when known)."""
 
     title = "Too many requests"
     status = 429
+
+    def __init__(
+        self, detail: str, *, hint: str | None = None, retry_after: int | None = None
+    ) -> None:
+        super().__init__(detail, hint=hint)
+        self.retry_after = retry_after
 
 
 class UnavailableError(HallmarkError):

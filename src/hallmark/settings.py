@@ -96,6 +96,15 @@ class Settings(BaseSettings):
     login_lockout_seconds: int = Field(
         default=900, ge=1, description="How long a locked account stays locked."
     )
+    consent_lookup_per_minute: int = Field(
+        default=60, ge=1, description="Consent lookups a client may make per minute."
+    )
+    consent_lookup_items_per_minute: int = Field(
+        default=2000,
+        ge=1,
+        description="Consent lookup items a client may send per minute (texts and images "
+        "count more).",
+    )
 
     @field_validator("origin")
     @classmethod

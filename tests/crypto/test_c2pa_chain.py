@@ -4,8 +4,10 @@ and what the loader refuses (issue #6, item 1)."""
 from __future__ import annotations
 
 import stat
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from cryptography import x509
@@ -26,6 +28,7 @@ from hallmark.errors import ConfigError
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 ORIGIN = "hallmark.example/log"
+E = TypeVar("E", bound=x509.ExtensionType)
 
 
 @pytest.fixture
@@ -39,21 +42,21 @@ def _certificate(path: Path) -> x509.Certificate:
     return x509.load_pem_x509_certificate(path.read_bytes())
 
 
-def _ext(cert: x509.Certificate, kind: type[x509.ExtensionType]) -> x509.Extension[x509.ExtensionType]:
+def _ext(cert: x509.Certificate, kind: type[E]) -> x509.Extension[E]:
     return cert.extensions.get_extension_for_class(kind)
 
 
 def test_root_may_only_issue_certificates(files: ChainFiles) -> None:
     root = _certificate(files.root_certificate)
     constraints = _ext(root, x509.BasicConstraints)
-    assert constraints.critical and constraints.value.ca is True  # type: ignore[attr-defined]
+    assert constraints.critical and constraints.value.ca is True
     usage = _ext(root, x509.KeyUsage)
     assert usage.critical
-    assert usage.value.key_cert_sign and usage.value.crl_sign  # type: ignore[attr-defined]
-    assert not usage.value.digital_signature  # type: ignore[attr-defined]
+    assert usage.value.key_cert_sign and usage.value.crl_sign
+    assert not usage.value.digital_signature
     ski = _ext(root, x509.SubjectKeyIdentifier).value
     aki = _ext(root, x509.AuthorityKeyIdentifier).value
-    assert aki.key_identifier == ski.digest  # type: ignore[attr-defined]
+    assert aki.key_identifier == ski.digest
     assert root.subject == root.issuer
     assert root.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value == ORIGIN
     root.verify_directly_issued_by(root)
@@ -66,15 +69,15 @@ def test_signer_is_an_es256_document_signing_leaf_issued_by_the_root(files: Chai
     leaf = chain[0]
     leaf.verify_directly_issued_by(root)
     constraints = _ext(leaf, x509.BasicConstraints)
-    assert constraints.critical and constraints.value.ca is False  # type: ignore[attr-defined]
+    assert constraints.critical and constraints.value.ca is False
     usage = _ext(leaf, x509.KeyUsage)
-    assert usage.critical and usage.value.digital_signature  # type: ignore[attr-defined]
-    assert not usage.value.key_cert_sign  # type: ignore[attr-defined]
+    assert usage.critical and usage.value.digital_signature
+    assert not usage.value.key_cert_sign
     usages = _ext(leaf, x509.ExtendedKeyUsage).value
-    assert DOCUMENT_SIGNING in usages  # type: ignore[operator]
-    assert ExtendedKeyUsageOID.EMAIL_PROTECTION in usages  # type: ignore[operator]
+    assert DOCUMENT_SIGNING in usages
+    assert ExtendedKeyUsageOID.EMAIL_PROTECTION in usages
     aki = _ext(leaf, x509.AuthorityKeyIdentifier).value
-    assert aki.key_identifier == _ext(root, x509.SubjectKeyIdentifier).value.digest  # type: ignore[attr-defined]
+    assert aki.key_identifier == _ext(root, x509.SubjectKeyIdentifier).value.digest
     key = leaf.public_key()
     assert isinstance(key, ec.EllipticCurvePublicKey) and key.curve.name == "secp256r1"
     assert leaf.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value == ORIGIN
@@ -123,7 +126,7 @@ def test_keys_without_their_root_certificate_are_not_silently_replaced(
 ) -> None:
     files.root_certificate.unlink()
     files.chain.unlink()
-    with pytest.raises(ConfigError, match="root certificate .* is missing"):
+    with pytest.raises(ConfigError, match=r"root certificate .* is missing"):
         ensure_chain(files, origin=ORIGIN, now=NOW)
 
 
@@ -210,11 +213,13 @@ def test_missing_and_unreadable_files_say_what_to_do(tmp_path: Path) -> None:
     ],
 )
 def test_an_operator_key_gets_its_c2pa_algorithm(
-    tmp_path: Path, make_key: object, algorithm: str
+    tmp_path: Path,
+    make_key: Callable[[], ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey],
+    algorithm: str,
 ) -> None:
     root_key = ec.generate_private_key(ec.SECP256R1())
     root = issue_root(root_key, origin=ORIGIN, now=NOW)
-    key = make_key()  # type: ignore[operator]
+    key = make_key()
     leaf = issue_signer(root, root_key, key, origin=ORIGIN, now=NOW)
     chain = _write_certs(tmp_path / "chain.pem", leaf)
     credentials = load_signing_credentials(chain, _write_key(tmp_path / "k.pem", key), now=NOW)

@@ -39,6 +39,7 @@ def register(
     *,
     declare: str = "human-made",
     consent: str = "not-allowed",
+    policy_url: str | None = None,
     handle: str = "ines",
     visibility: str = "public",
 ) -> registry.Registration:
@@ -53,6 +54,7 @@ def register(
         declare=declare,
         ai_share=SHARES[declare],
         consent=consent,
+        consent_policy_url=policy_url,
         visibility=visibility,
     )
 
@@ -102,8 +104,9 @@ def test_every_format_and_label_reads_back_trusted_with_its_source_type(
 def test_the_training_mining_assertion_follows_the_consent(
     instance: Instance, consent: str, use: str
 ) -> None:
+    policy = "https://ines.example/ai-terms" if consent == "constrained" else None
     registration = register(
-        instance, image_bytes("image/png", seed=100 + len(consent)), consent=consent
+        instance, image_bytes("image/png", seed=100), consent=consent, policy_url=policy
     )
     copy = copy_of(instance, registration.work_id)
     state, store = read(copy.data, "image/png", instance_root(instance))
@@ -113,8 +116,7 @@ def test_the_training_mining_assertion_follows_the_consent(
     for entry in entries.values():
         assert entry["use"] == use
         if consent == "constrained":
-            # No policy URL is stored yet, so the conditions point at the work page.
-            assert entry["constraint_info"].endswith(f"/works/{registration.work_id}")
+            assert entry["constraint_info"] == policy
         else:
             assert "constraint_info" not in entry
 
@@ -285,7 +287,7 @@ def test_an_upload_without_credentials_shows_none(instance: Instance) -> None:
 # --- pieces ---------------------------------------------------------------------------------
 
 
-def test_consent_of_reads_the_certificate(instance: Instance) -> None:
+def test_consent_of_reads_the_works_consent(instance: Instance) -> None:
     registration = register(instance, image_bytes("image/png", seed=17), consent="allowed")
     with instance.db.session() as session:
         work = session.get(Work, registration.work_id)
@@ -309,6 +311,12 @@ def test_the_manifest_definition_is_built_without_io() -> None:
         consent="constrained",
         policy_url="https://creator.test/ai-terms",
     )
+    without_policy = credentials.manifest_definition(
+        certificate, instance_url="https://hallmark.test", consent="constrained", policy_url=None
+    )
+    # With no policy URL, constrained uses point at the work page.
+    fallback = without_policy["assertions"][2]["data"]["entries"]["cawg.ai_training"]
+    assert fallback["constraint_info"] == "https://hallmark.test/works/w_1"
     labels = [a["label"] for a in definition["assertions"]]
     assert labels == ["c2pa.actions", "org.hallmark.certificate", "cawg.training-mining"]
     entries = definition["assertions"][2]["data"]["entries"]
@@ -326,3 +334,12 @@ def test_settings_default_to_the_instance_chain(instance: Instance) -> None:
     assert settings.c2pa_certificate_chain is None and settings.c2pa_private_key is None
     credentials_ = credentials.signing_credentials(instance)
     assert credentials_.chain_pem == c2pa_chain_files(settings).chain.read_bytes()
+
+
+def test_a_credentialed_copy_on_every_database(any_instance: Instance) -> None:
+    registration = register(any_instance, image_bytes("image/png", seed=18), consent="allowed")
+    copy = copy_of(any_instance, registration.work_id)
+    state, store = read(copy.data, "image/png", instance_root(any_instance))
+    assert state == "Trusted"
+    hallmark = assertion(active(store), credentials.HALLMARK_ASSERTION)
+    assert hallmark["certificate_id"] == registration.certificate_id

@@ -196,6 +196,17 @@ def register(
         typer.Option(help="Percent of the work that is AI-generated (ai-assisted only)."),
     ] = None,
     visibility: Annotated[str, typer.Option(help="public, unlisted or private.")] = "public",
+    consent: Annotated[
+        str | None,
+        typer.Option(
+            help="AI training: allowed, not-allowed or constrained; default: the creator's "
+            "default (not-allowed for a new creator)."
+        ),
+    ] = None,
+    consent_policy_url: Annotated[
+        str | None,
+        typer.Option(help="With --consent constrained: the http(s) URL of your conditions."),
+    ] = None,
     stage: Annotated[
         list[Path] | None,
         typer.Option(
@@ -217,6 +228,7 @@ def register(
 ) -> None:
     """Register a local file, certify it, and write its bundle next to it."""
     from hallmark.core.labels import OriginLabel, check_ai_share
+    from hallmark.services import consent as consent_rules
     from hallmark.services.accounts import ensure_creator
     from hallmark.services.registry import check_visibility, clean_title
     from hallmark.services.stages import StageUpload, register_with_stages
@@ -229,6 +241,7 @@ def register(
     # not leave a half-done registration or a certificate whose bundle cannot be saved.
     check_ai_share(OriginLabel.parse(declare), ai_share)
     check_visibility(visibility)
+    consent_rules.parse(consent, consent_policy_url)
     clean_title(title)
     if not os.access(bundle_path.parent, os.W_OK):
         raise InputError(
@@ -248,6 +261,8 @@ def register(
             ai_share=ai_share,
             visibility=visibility,
             filename=path.name,
+            consent=consent,
+            consent_policy_url=consent_policy_url,
         )
         result = registration.to_json()
         bundle = registration.bundle
@@ -261,6 +276,9 @@ def register(
         return
     console = stdout()
     console.print(Text(f"Registered {path.name}.", style="bold green"))
+    training = registration.consent
+    if registration.consent_policy_url:
+        training += f", on the conditions of {registration.consent_policy_url}"
     print_facts(
         console,
         [
@@ -271,6 +289,7 @@ def register(
             ("certificate", result["certificate_id"]),
             ("log entry", str(registration.log_index)),
             ("sha256", registration.sha256),
+            ("AI training", training),
             ("bundle", str(bundle_path)),
             *([("stages", f"{len(drafts)} drafts, oldest first")] if drafts else []),
         ],

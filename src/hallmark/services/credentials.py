@@ -85,25 +85,17 @@ class CredentialedCopy:
 
 def consent_of(work: Work) -> tuple[str, str | None]:
     """The work's AI-training consent (``allowed``, ``not-allowed`` or ``constrained``) and,
-    when constrained, the URL of the creator's policy (None when there is none yet).
+    when constrained, the URL of the creator's policy (None when there is none).
 
-    For now this reads the ``consent`` field of the work's current certificate, which
-    registration fills from the upload. The consent work of issue #6 (item 3) gives works a
-    consent column of their own, with a creator default, that can change after registration;
-    this one function is then switched to read it, and the C2PA training-mining assertion and
-    every other caller follow. ``work`` must still be attached to its session.
+    This is the work's consent as it is now (``works.consent``, issue #6 item 3): the choice
+    made at registration, else the creator's default, as the creator may since have changed
+    it. The certificate keeps what was declared at registration; a credentialed copy carries
+    the current choice, like the site's TDMRep headers.
     """
-    consent: dict[str, Any] = {}
-    if work.certificate is not None:
-        found = log_service.statement_json(work.certificate.body).get("consent")
-        consent = found if isinstance(found, dict) else {}
-    value = consent.get("ai_training")
-    if value not in CONSENT_CHOICES:
-        # A certificate without a recognised answer reserves every use: the reading that
-        # never grants what the creator did not.
-        value = "not-allowed"
-    policy = consent.get("policy_url")
-    return str(value), str(policy) if value == "constrained" and policy else None
+    # An unrecognised value reserves every use: the reading that never grants what the
+    # creator did not.
+    value = work.consent if work.consent in CONSENT_CHOICES else "not-allowed"
+    return value, (work.consent_policy_url or None) if value == "constrained" else None
 
 
 def training_mining_assertion(consent: str, policy_url: str | None) -> dict[str, Any]:
@@ -175,8 +167,9 @@ def manifest_definition(
         "assertions": [
             {"label": "c2pa.actions", "data": {"actions": [first]}},
             {"label": HALLMARK_ASSERTION, "data": hallmark_data},
-            # A missing policy URL still needs somewhere to point: the work page is where
-            # the creator's conditions are shown.
+            # Without a policy URL, constrained uses point at the work page: the one place
+            # that names the work, its creator and its certificate, and where the consent
+            # of issue #6 (item 3) is published.
             training_mining_assertion(consent, policy_url or work_url),
         ],
     }

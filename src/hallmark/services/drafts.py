@@ -490,7 +490,8 @@ def submit_draft(
     visibility: str | None = "public",
     report_public: bool = False,
     statement: str | None = None,
-    consent: str = "not-allowed",
+    consent: str | None = None,
+    consent_policy_url: str | None = None,
 ) -> Submission:
     """Replay the draft's journal, check it gives ``text`` exactly, and register the work.
 
@@ -554,6 +555,7 @@ def submit_draft(
         visibility=visibility,
         statement=statement,
         consent=consent,
+        consent_policy_url=consent_policy_url,
         evidence=Evidence(
             level=level,
             items=[{"kind": "journal", "sha256": root.hex(), "events": report.events}],

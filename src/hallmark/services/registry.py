@@ -33,6 +33,7 @@ from hallmark.core.certificate import (
 from hallmark.core.digests import sha256_hex
 from hallmark.core.labels import AssuranceLevel, OriginLabel, check_ai_share
 from hallmark.errors import ConflictError, InputError, NotFoundError, PermissionDeniedError
+from hallmark.services import consent as consent_rules
 from hallmark.services import log as log_service
 from hallmark.services import similarity
 from hallmark.services.instance import Instance
@@ -43,7 +44,7 @@ from hallmark.storage.models import Certificate, Revocation, User, Work, WorkSta
 logger = logging.getLogger(__name__)
 
 VISIBILITIES = ("public", "unlisted", "private")
-CONSENT_CHOICES = ("allowed", "not-allowed", "constrained")
+CONSENT_CHOICES = consent_rules.CONSENT_CHOICES
 MAX_TITLE = 300
 
 
@@ -57,6 +58,8 @@ class Registration:
     log_index: int
     sha256: str
     bundle: dict[str, Any]
+    consent: str = consent_rules.DEFAULT_CONSENT
+    consent_policy_url: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -67,6 +70,8 @@ class Registration:
             "ai_share": self.ai_share,
             "log_index": self.log_index,
             "sha256": self.sha256,
+            "consent": self.consent,
+            "consent_policy_url": self.consent_policy_url,
         }
 
 
@@ -116,15 +121,17 @@ def register_work(
     visibility: str | None = "public",
     filename: str | None = None,
     statement: str | None = None,
-    consent: str = "not-allowed",
+    consent: str | None = None,
+    consent_policy_url: str | None = None,
     evidence: Evidence | None = None,
 ) -> Registration:
+    """Register and certify a work. ``consent`` (with ``consent_policy_url`` when constrained)
+    is the work's AI-training consent; None takes the creator's default (issue #6)."""
     label = OriginLabel.parse(declare)
     share = check_ai_share(label, ai_share)
     title = clean_title(title)
     visibility = check_visibility(visibility)
-    if consent not in CONSENT_CHOICES:
-        raise InputError(f"'{consent}' is not a consent choice.")
+    chosen = consent_rules.parse(consent, consent_policy_url)
     statement_text = (statement or "").strip()[:2000]
     settings = inst.settings
     media = inspect(
@@ -147,7 +154,7 @@ def register_work(
             visibility,
             declaration,
             blob_key,
-            consent,
+            chosen,
             evidence or Evidence(),
         )
     except BaseException:
@@ -173,7 +180,7 @@ def _record(
     visibility: str,
     declaration: dict[str, Any],
     blob_key: str,
-    consent: str,
+    chosen: consent_rules.Consent | None,
     evidence: Evidence,
 ) -> Registration:
     with inst.db.log_writer() as session:
@@ -190,6 +197,9 @@ def _record(
                 f"This content is already registered by {owner}.",
                 hint="The log records who registered it first; a work is certified once.",
             )
+        # The default is read in the transaction that writes the work, so the certificate and
+        # the work's consent column always agree.
+        consent = consent_rules.for_new_work(chosen, creator)
         now = inst.clock()
         work_id, cert_id = inst.new_id("w"), inst.new_id("c")
         index = log_service.next_index(session)
@@ -211,7 +221,7 @@ def _record(
                 {"kind": "declaration", "sha256": sha256_hex(canonical_bytes(declaration))},
                 *evidence.items,
             ],
-            consent={"ai_training": consent},
+            consent=consent.certificate_json(),
             log_index=index,
             authorship=evidence.authorship,
         )
@@ -237,6 +247,8 @@ def _record(
                 review_status="pending" if evidence.review_reasons else "none",
                 review_reasons=evidence.review_reasons or None,
                 created_at=now,
+                consent=consent.value,
+                consent_policy_url=consent.policy_url,
             )
         )
         session.flush()
@@ -267,6 +279,8 @@ def _record(
         index,
         media.digests.sha256,
         bundle.to_json(),
+        consent=consent.value,
+        consent_policy_url=consent.policy_url,
     )
 
 
@@ -346,6 +360,8 @@ def work_json(work: Work) -> dict[str, Any]:
         "level": work.level,
         "ai_share": work.ai_share,
         "created_at": work.created_at.isoformat(),
+        "consent": work.consent,
+        "consent_policy_url": work.consent_policy_url,
         "certificate_id": cert.id if cert else None,
         "log_index": cert.log_index if cert else None,
         "revoked": bool(cert and cert.revocation),

@@ -224,7 +224,7 @@ def _logged_at(session: Session, log_index: int | None) -> str | None:
     return entry.created_at.isoformat() if entry else None
 
 
-def _resolve(
+def resolve(
     session: Session, candidates: Sequence[Candidate], *, exclude_seq: int | None = None
 ) -> list[Found]:
     """The active works behind index candidates, best first, with their first log index."""
@@ -309,7 +309,7 @@ def check_work(inst: Instance, work_id: str) -> Finding | None:
         mine = first_log_indexes(session, [work_id]).get(work_id)
         found = [
             f
-            for f in _resolve(session, candidates, exclude_seq=seq)
+            for f in resolve(session, candidates, exclude_seq=seq)
             if f.work.creator_id != creator_id
         ][:MAX_MATCHES]
         matches = []
@@ -478,7 +478,7 @@ def find_similar(
     with inst.db.session() as session:
         visible = [
             f
-            for f in _resolve(session, candidates)
+            for f in resolve(session, candidates)
             if include_private
             or f.work.visibility == "public"
             or (viewer is not None and (viewer.id == f.work.creator_id or viewer.role == "admin"))

@@ -46,6 +46,12 @@ class User(Base):
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None]
     created_at: Mapped[datetime]
+    #: The AI-training consent a new work gets when its creator does not choose one (issue #6):
+    #: allowed, not-allowed or constrained; constrained needs ``consent_policy_url``.
+    consent_default: Mapped[str] = mapped_column(
+        String(16), default="not-allowed", server_default="not-allowed"
+    )
+    consent_policy_url: Mapped[str | None] = mapped_column(String(2000))
 
     works: Mapped[list[Work]] = relationship(back_populates="creator")
 
@@ -87,6 +93,14 @@ class Work(Base):
     review_status: Mapped[str] = mapped_column(String(16), default="none", server_default="none")
     review_reasons: Mapped[list[Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime]
+    #: AI-training consent as it is now (issue #6): the creator may change it after
+    #: registration, while the certificate keeps what was declared. Published as TDMRep,
+    #: robots.txt, ai.txt, JSON-LD and Content Credentials.
+    consent: Mapped[str] = mapped_column(
+        String(16), default="not-allowed", server_default="not-allowed"
+    )
+    #: Where a ``constrained`` consent's conditions are written (http or https); else None.
+    consent_policy_url: Mapped[str | None] = mapped_column(String(2000))
 
     creator: Mapped[User] = relationship(back_populates="works")
     certificate: Mapped[Certificate | None] = relationship(

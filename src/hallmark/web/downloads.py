@@ -4,7 +4,8 @@ A work's bytes come from users, so they are served so that no browser can run th
 media type is the one Hallmark detected (never the uploader's), ``nosniff`` stops guessing,
 text is always an attachment, and a sandboxing CSP covers the response should it be opened
 anyway. Images are shown inline, since the work page displays them. The credentialed copy
-(``?credentials=c2pa``, issue #6) is an attachment under the same rules.
+(``?credentials=c2pa``, issue #6) is an attachment under the same rules. Every file answer
+carries the work's AI-training consent as W3C TDMRep headers (issue #6, item 3).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from starlette.responses import JSONResponse, Response
 
 from hallmark.core.bundle import BUNDLE_MEDIA_TYPE
 from hallmark.errors import InputError, NotFoundError
+from hallmark.services import consent
 from hallmark.services.credentials import C2PA_FORMAT, credentialed_copy
 from hallmark.services.instance import Instance
 from hallmark.services.registry import build_bundle
@@ -42,6 +44,8 @@ def _file_headers(work: Work, disposition: str, filename: str) -> dict[str, str]
         "Content-Disposition": f'{disposition}; filename="{filename}"',
         "Content-Security-Policy": _FILE_POLICY,
         "Cache-Control": _cache_control(work),
+        # The creator's AI-training consent travels with every copy served (W3C TDMRep).
+        **consent.of_work(work).tdm_headers(),
     }
 
 

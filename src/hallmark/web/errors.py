@@ -25,7 +25,13 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 
-from hallmark.errors import AuthError, HallmarkError, UnavailableError, VerificationError
+from hallmark.errors import (
+    AuthError,
+    HallmarkError,
+    RateLimitedError,
+    UnavailableError,
+    VerificationError,
+)
 from hallmark.web.headers import add_security_headers
 
 logger = logging.getLogger(__name__)
@@ -245,6 +251,10 @@ def to_problem(exc: BaseException, request: Request) -> Problem:
             problem.extensions["reason"] = exc.reason
         if isinstance(exc, AuthError):
             problem.headers["WWW-Authenticate"] = 'Bearer realm="hallmark"'
+        if isinstance(exc, RateLimitedError) and exc.retry_after is not None:
+            # RFC 9110, section 10.2.3: the client may try again after this many seconds.
+            problem.headers["Retry-After"] = str(exc.retry_after)
+            problem.extensions["retry_after"] = exc.retry_after
         return problem
     if isinstance(exc, RequestValidationError):
         return _from_validation(exc)

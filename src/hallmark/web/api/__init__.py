@@ -10,6 +10,7 @@ from fastapi import APIRouter
 
 from hallmark.web.api import (
     certificates,
+    consent,
     drafts,
     log,
     review,
@@ -25,6 +26,6 @@ API_PREFIX = "/api/v1"
 
 def build_router() -> APIRouter:
     router = APIRouter(prefix=API_PREFIX, responses=PROBLEM_RESPONSES)
-    for module in (works, stages, drafts, verify, certificates, log, review, similarity):
+    for module in (works, stages, drafts, verify, certificates, log, review, similarity, consent):
         router.include_router(module.router)
     return router

@@ -109,6 +109,7 @@ def submit_draft(
         report_public=body.report_public,
         statement=body.statement,
         consent=body.consent,
+        consent_policy_url=body.consent_policy_url,
     )
     analysis.enqueue(inst, submission.registration.work_id)
     response.headers["Location"] = f"/api/v1/works/{submission.registration.work_id}"

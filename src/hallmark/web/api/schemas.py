@@ -53,6 +53,8 @@ class WorkOut(BaseModel):
     level: str
     ai_share: float
     created_at: str
+    consent: str = Field(description="AI training now: allowed, not-allowed or constrained.")
+    consent_policy_url: str | None = Field(description="The policy of a constrained consent.")
     certificate_id: str | None
     log_index: int | None
     revoked: bool
@@ -66,6 +68,8 @@ class RegistrationOut(BaseModel):
     ai_share: float
     log_index: int
     sha256: str
+    consent: str = Field(description="The work's AI-training consent, as certified.")
+    consent_policy_url: str | None = Field(description="The policy of a constrained consent.")
     bundle: dict[str, Any] = Field(description="The bundle (*.hallmark.json) for the new work.")
 
 
@@ -264,7 +268,13 @@ class SubmitIn(BaseModel):
     visibility: str = Field(default="public", description="public, unlisted or private.")
     report_public: bool = Field(default=False, description="Show the authorship report.")
     statement: str | None = Field(default=None, description="How the work was made.")
-    consent: str = Field(default="not-allowed", description="AI training consent.")
+    consent: str | None = Field(
+        default=None,
+        description="AI training: allowed, not-allowed or constrained; default: the creator's.",
+    )
+    consent_policy_url: str | None = Field(
+        default=None, description="The http(s) URL of the conditions, with constrained."
+    )
 
 
 class FlagOut(BaseModel):

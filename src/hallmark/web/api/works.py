@@ -43,8 +43,15 @@ def create_work(
     visibility: Annotated[str, Form(description="public, unlisted or private.")] = "public",
     statement: Annotated[str | None, Form(description="How the work was made.")] = None,
     consent: Annotated[
-        str, Form(description="AI training: allowed, not-allowed or constrained.")
-    ] = "not-allowed",
+        str | None,
+        Form(
+            description="AI training: allowed, not-allowed or constrained; default: the "
+            "creator's default (GET /me/consent)."
+        ),
+    ] = None,
+    consent_policy_url: Annotated[
+        str | None, Form(description="With constrained: the http(s) URL of the conditions.")
+    ] = None,
     series_id: Annotated[
         str | None, Form(description="A series of drafts (POST /series) to attach.")
     ] = None,
@@ -73,6 +80,7 @@ def create_work(
         filename=file.filename,
         statement=statement,
         consent=consent,
+        consent_policy_url=consent_policy_url,
     )
     analysis.enqueue(inst, registration.work_id)
     response.headers["Location"] = f"/api/v1/works/{registration.work_id}"

@@ -9,6 +9,8 @@ from fastapi import APIRouter
 
 from hallmark.web.pages import (
     accounts,
+    badges,
+    consent,
     disputes,
     editor,
     log,
@@ -22,6 +24,19 @@ from hallmark.web.pages import (
 
 def build_router() -> APIRouter:
     router = APIRouter(include_in_schema=False)
-    for module in (works, stages, report, editor, accounts, verify, log, review, disputes):
+    modules = (
+        works,
+        stages,
+        report,
+        editor,
+        accounts,
+        verify,
+        log,
+        review,
+        disputes,
+        badges,
+        consent,
+    )
+    for module in modules:
         router.include_router(module.router)
     return router

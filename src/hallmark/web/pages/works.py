@@ -20,7 +20,9 @@ from hallmark.services.credentials import offers_credentials, upload_credentials
 from hallmark.storage.models import Authorship, User, Work
 from hallmark.web import downloads, sessions
 from hallmark.web.deps import InstanceDep, SessionUser
+from hallmark.web.pages import consent as consent_page
 from hallmark.web.pages.accounts import FormText, login_first, redirect
+from hallmark.web.pages.badges import embed_snippet
 from hallmark.web.templating import render
 from hallmark.web.uploads import parse_ai_share, read_upload
 
@@ -60,15 +62,19 @@ def _empty_upload_form() -> dict[str, str]:
         "ai_share": "",
         "visibility": "public",
         "statement": "",
-        "consent": "not-allowed",
+        # Empty: the creator's default (issue #6).
+        "consent": "",
+        "consent_policy_url": "",
     }
 
 
 @router.get("/upload")
-def upload_form(request: Request, viewer: SessionUser) -> Response:
+def upload_form(request: Request, inst: InstanceDep, viewer: SessionUser) -> Response:
     if viewer is None:
         return login_first("/upload")
-    return render(request, "upload.html", {"form": _empty_upload_form(), "error": None})
+    context = {"form": _empty_upload_form(), "error": None}
+    context["consent_default"] = consent_page.upload_context(inst, viewer)
+    return render(request, "upload.html", context)
 
 
 @router.post("/upload")
@@ -84,7 +90,8 @@ def upload(
     ai_share: FormText = "",
     visibility: FormText = "public",
     statement: FormText = "",
-    consent: FormText = "not-allowed",
+    consent: FormText = "",
+    consent_policy_url: FormText = "",
 ) -> Response:
     sessions.check_csrf(request, csrf_token)
     if viewer is None:
@@ -95,7 +102,8 @@ def upload(
         "ai_share": ai_share[:20],
         "visibility": visibility,
         "statement": statement[:2000],
-        "consent": consent,
+        "consent": consent[:20],
+        "consent_policy_url": consent_policy_url[:2000],
     }
     try:
         data = read_upload(file, limit=inst.settings.max_upload_bytes)
@@ -120,12 +128,15 @@ def upload(
             visibility=visibility,
             filename=file.filename if file else None,
             statement=statement,
-            consent=consent,
+            consent=consent or None,
+            # The conditions field is always on the form; it counts only with constrained.
+            consent_policy_url=consent_policy_url if consent == "constrained" else None,
         )
     except HallmarkError as exc:
         if exc.status >= 500:
             raise
         context = {"form": form, "error": exc}
+        context["consent_default"] = consent_page.upload_context(inst, viewer)
         return render(request, "upload.html", context, status_code=exc.status)
     analysis.enqueue(inst, registration.work_id)
     sessions.set_notice(request, "Your certificate is issued and recorded in the public log.")
@@ -171,9 +182,14 @@ def work_page(request: Request, inst: InstanceDep, viewer: SessionUser, work_id:
         # own manifest claims.
         context["offers_credentials"] = offers_credentials(work)
         context["upload_credentials"] = upload_credentials(inst, work)
+        context["embed_snippet"] = embed_snippet(inst.settings.public_url, work)
+        # AI-training consent, its JSON-LD and TDMRep headers (issue #6).
+        context["consent"] = consent_page.work_context(inst, work, viewer)
     context["progression"] = stages.progression(inst, work_id, viewer)
     context["matches"] = disputes.matches_for(inst, viewer, work_id)
-    return render(request, "work.html", context)
+    response = render(request, "work.html", context)
+    response.headers.update(context["consent"]["headers"])
+    return response
 
 
 @router.get("/works/{work_id}/file")
