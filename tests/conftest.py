@@ -19,6 +19,7 @@ import pytest
 
 from hallmark.services import accounts
 from hallmark.services.instance import Instance, init_instance, open_instance
+from hallmark.storage.models import User
 
 POSTGRES_ENV = "HALLMARK_TEST_POSTGRES_URL"
 REQUIRE_ENV = "HALLMARK_REQUIRE_POSTGRES"
@@ -124,6 +125,15 @@ def add_user(
     """Create a user; return their id."""
     with inst.db.session() as session:
         return accounts.create_user(inst, session, handle, role=role, password=password).id
+
+
+def get_user(inst: Instance, handle: str, role: str = "creator") -> User:
+    """Create a user and return the row (detached, for the services that take a viewer)."""
+    user_id = add_user(inst, handle, role)
+    with inst.db.session() as session:
+        found = session.get(User, user_id)
+        assert found is not None
+        return found
 
 
 def add_token(inst: Instance, handle: str) -> str:

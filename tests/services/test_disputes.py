@@ -14,7 +14,7 @@ from hallmark.services import analysis, disputes, notifications, registry
 from hallmark.services import log as log_service
 from hallmark.services.instance import Instance
 from hallmark.storage.models import Revocation, SimilarityMatch, User, Work
-from tests.conftest import add_user
+from tests.conftest import get_user
 from tests.similarity.perturb import make_work, replace_words
 
 torch.set_num_threads(1)
@@ -29,11 +29,7 @@ def inst(any_instance: Instance) -> Iterator[Instance]:
 
 
 def person(inst: Instance, handle: str, role: str = "creator") -> User:
-    user_id = add_user(inst, handle, role)
-    with inst.db.session() as session:
-        found = session.get(User, user_id)
-        assert found is not None
-        return found
+    return get_user(inst, handle, role)
 
 
 @pytest.fixture

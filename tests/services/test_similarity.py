@@ -17,7 +17,7 @@ from hallmark.errors import InputError, UnavailableError
 from hallmark.services import analysis, notifications, registry, similarity
 from hallmark.services.instance import Instance, open_instance
 from hallmark.storage.models import FingerprintRow, SimilarityMatch, User, Work
-from tests.conftest import add_user
+from tests.conftest import get_user
 from tests.similarity.perturb import encode, make_image, make_work, replace_words, resize
 
 torch.set_num_threads(1)
@@ -33,11 +33,7 @@ def inst(any_instance: Instance) -> Iterator[Instance]:
 
 
 def person(inst: Instance, handle: str, role: str = "creator") -> User:
-    user_id = add_user(inst, handle, role)
-    with inst.db.session() as session:
-        found = session.get(User, user_id)
-        assert found is not None
-        return found
+    return get_user(inst, handle, role)
 
 
 def register(inst: Instance, who: User, data: bytes, title: str, **kw: str) -> str:

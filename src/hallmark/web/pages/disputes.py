@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from hallmark.errors import HallmarkError
 from hallmark.services import disputes, notifications
+from hallmark.storage.models import User
 from hallmark.web import sessions
 from hallmark.web.deps import InstanceDep, SessionUser
 from hallmark.web.pages.accounts import FormText, login_first, redirect
@@ -44,12 +45,15 @@ def open_dispute(
     return redirect(f"/disputes/{result['dispute_id']}")
 
 
-@router.get("/disputes/{dispute_id}")
-def dispute_page(
-    request: Request, inst: InstanceDep, viewer: SessionUser, dispute_id: str
+def _show(
+    request: Request,
+    inst: InstanceDep,
+    viewer: User,
+    dispute_id: str,
+    *,
+    error: HallmarkError | None = None,
+    form: dict[str, str] | None = None,
 ) -> Response:
-    if viewer is None:
-        return login_first(f"/disputes/{dispute_id}")
     context = disputes.get(inst, viewer, dispute_id)
     return render(
         request,
@@ -58,10 +62,20 @@ def dispute_page(
             "dispute": context,
             "claimant_evidence": context.get("claimant_evidence"),
             "respondent_evidence": context.get("respondent_evidence"),
-            "error": None,
-            "form": {"decision": "", "reason": ""},
+            "error": error,
+            "form": form or {"decision": "", "reason": ""},
         },
+        status_code=error.status if error else 200,
     )
+
+
+@router.get("/disputes/{dispute_id}")
+def dispute_page(
+    request: Request, inst: InstanceDep, viewer: SessionUser, dispute_id: str
+) -> Response:
+    if viewer is None:
+        return login_first(f"/disputes/{dispute_id}")
+    return _show(request, inst, viewer, dispute_id)
 
 
 @router.post("/disputes/{dispute_id}")
@@ -82,19 +96,8 @@ def decide(
     except HallmarkError as exc:
         if exc.status not in (400, 409):
             raise
-        context = disputes.get(inst, viewer, dispute_id)
-        return render(
-            request,
-            "dispute.html",
-            {
-                "dispute": context,
-                "claimant_evidence": context.get("claimant_evidence"),
-                "respondent_evidence": context.get("respondent_evidence"),
-                "error": exc,
-                "form": {"decision": decision[:20], "reason": reason[:2000]},
-            },
-            status_code=exc.status,
-        )
+        form = {"decision": decision[:20], "reason": reason[:2000]}
+        return _show(request, inst, viewer, dispute_id, error=exc, form=form)
     if result["revoked_certificate_id"]:
         sessions.set_notice(request, "Upheld: the later certificate is revoked in the log.")
     else:
