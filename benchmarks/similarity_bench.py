@@ -334,23 +334,55 @@ def datasketch_reference(samples: int, seed: int) -> dict[str, float]:
     return {"bytes_per_signature": bytes_each, "inserts_per_second": samples / seconds}
 
 
-def persist(index: MemoryIndex) -> dict[str, float]:
+def persist(holder: list[MemoryIndex]) -> dict[str, float]:
+    """Save the index, drop it, and load it back: the times and the size on disk.
+
+    The index is passed in a list that this empties, so that the loaded copy does not share
+    the machine's memory with the saved one (at a million works, two do not fit in 24 GB).
+    """
     folder = Path(tempfile.mkdtemp(prefix="hallmark-similarity-bench-"))
     try:
+        index = holder.pop()
+        count = len(index)
         t0 = time.perf_counter()
         index.save(folder)
         save_seconds = time.perf_counter() - t0
         size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+        del index
+        gc.collect()
         fresh = MemoryIndex()
         t0 = time.perf_counter()
         loaded = fresh.load(folder)
         load_seconds = time.perf_counter() - t0
-        assert loaded and len(fresh) == len(index), "the saved index did not load"
+        assert loaded and len(fresh) == count, "the saved index did not load"
         del fresh
         gc.collect()
         return {"save_seconds": save_seconds, "load_seconds": load_seconds, "mb": size / 2**20}
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def outcome_dict(o: Outcome) -> dict[str, Any]:
+    return {
+        "modality": o.modality,
+        "count": o.count,
+        "build_seconds": round(o.build_seconds, 2),
+        "index_mb": o.index_mb,
+        "rss_mb": rss_mb(),
+        "queries": len(o.latencies),
+        "p50_ms": round(percentile_ms(o.latencies, 50), 3),
+        "p95_ms": round(percentile_ms(o.latencies, 95), 3),
+        "planted": o.planted,
+        "eligible": o.eligible,
+        "recall": o.found / o.eligible if o.eligible else None,
+        "precision": o.right_answers / o.answers if o.answers else None,
+        "near_miss_answers": o.near_miss_answers,
+        "unrelated_answers": o.unrelated_answers,
+    }
+
+
+def outcome_json(o: Outcome) -> str:
+    return json.dumps(outcome_dict(o), sort_keys=True)
 
 
 def percentile_ms(samples: list[float], q: float) -> float:
@@ -384,6 +416,9 @@ def main() -> None:
     outcomes = []
     if args.texts:
         outcomes.append(build_and_ask("texts", index, args.texts, 1, args.queries, args.seed))
+        # Each modality's figures are shown as soon as they are known: a long run that fails
+        # later (out of memory while saving, say) still leaves them.
+        print(outcome_json(outcomes[-1]), flush=True)
     if args.images:
         outcomes.append(
             build_and_ask(
@@ -395,8 +430,10 @@ def main() -> None:
                 args.seed + 1,
             )
         )
+        print(outcome_json(outcomes[-1]), flush=True)
     end_rss = rss_mb()
-    saved = None if args.no_save else persist(index)
+    saved = None if args.no_save else persist([index])
+    del index
 
     bands, rows = lsh_parameters(NUM_PERM)
     table = Table(title=f"memory index, {datetime.now(UTC):%Y-%m-%d}")
@@ -456,24 +493,7 @@ def main() -> None:
         "peak_rss_mb": peak_mb(),
         "persist": saved,
         "datasketch": reference,
-        "results": [
-            {
-                "modality": o.modality,
-                "count": o.count,
-                "build_seconds": round(o.build_seconds, 2),
-                "index_mb": o.index_mb,
-                "queries": len(o.latencies),
-                "p50_ms": round(percentile_ms(o.latencies, 50), 3),
-                "p95_ms": round(percentile_ms(o.latencies, 95), 3),
-                "planted": o.planted,
-                "eligible": o.eligible,
-                "recall": o.found / o.eligible if o.eligible else None,
-                "precision": o.right_answers / o.answers if o.answers else None,
-                "near_miss_answers": o.near_miss_answers,
-                "unrelated_answers": o.unrelated_answers,
-            }
-            for o in outcomes
-        ],
+        "results": [outcome_dict(o) for o in outcomes],
     }
     line = json.dumps(result, sort_keys=True)
     print(line)

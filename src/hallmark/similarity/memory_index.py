@@ -96,7 +96,7 @@ _MIX_SHIFT = np.uint64(31)
 _MERGE_RATIO = 4
 #: Images the scan handles at once: enough that NumPy's cost per call vanishes, few enough
 #: that the temporaries (crop rows x images) stay small. Measured best of 2**10 to 2**16.
-_SCAN_BLOCK = 1 << 14
+_SCAN_BLOCK = 1 << 13
 _PDQ_WORDS = 4  # 256 bits
 _PHASH_WORDS = 1  # 64 bits
 _ROW_WORDS = _PDQ_WORDS + _PHASH_WORDS
