@@ -190,9 +190,9 @@ def verify(
     >>> folder.cleanup()
     """
     work_path = Path(path)
-    content = _read(work_path, "file")
+    content = read_input(work_path, "file")
     bundle_path = Path(bundle) if bundle is not None else _bundle_beside(work_path)
-    parsed = Bundle.parse(_read(bundle_path, "bundle", hint=_BUNDLE_HINT))
+    parsed = Bundle.parse(read_input(bundle_path, "bundle", hint=_BUNDLE_HINT))
     verifier = _verifier(public_key) if public_key is not None else None
     if verifier is not None and home is None:
         return Verdict.from_result(verify_bundle(content, parsed, verifier))
@@ -203,7 +203,9 @@ def _bundle_beside(path: Path) -> Path:
     return path.with_name(path.name + BUNDLE_SUFFIX)
 
 
-def _read(path: Path, what: str, *, hint: str | None = None) -> bytes:
+def read_input(path: Path, what: str, *, hint: str | None = None) -> bytes:
+    """The bytes of a file the caller named, or an :class:`InputError` saying why not (the CLI
+    reads its inputs through this too)."""
     if not path.exists():
         raise InputError(f"The {what} {path} does not exist.", hint=hint)
     if path.is_dir():
@@ -224,7 +226,7 @@ def _verifier(public_key: PathLike) -> Verifier:
     """
     candidate = Path(public_key)
     if isinstance(public_key, os.PathLike) or _is_file(candidate):
-        raw = _read(candidate, "key file")
+        raw = read_input(candidate, "key file")
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:

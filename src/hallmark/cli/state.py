@@ -16,7 +16,10 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from hallmark.errors import ConfigError, InputError
+from hallmark.errors import ConfigError
+
+# Re-exported: the commands read the files they are given the same way the library does.
+from hallmark.library import read_input as read_input
 
 if TYPE_CHECKING:
     from hallmark.services.instance import Instance
@@ -28,7 +31,6 @@ DEFAULT_HOME = Path(".hallmark")
 #: server extras (a test pins the two together).
 CONFIG_FILE = "hallmark.toml"
 #: Refuse to read inputs larger than this into memory; far above any upload limit.
-MAX_INPUT_BYTES = 512 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -78,17 +80,3 @@ def state_of(ctx: typer.Context) -> CliState:
     state = ctx.find_object(CliState)
     # The root callback always sets it; only a command invoked outside the app would miss it.
     return state if state is not None else CliState(DEFAULT_HOME)
-
-
-def read_input(path: Path, what: str, *, hint: str | None = None) -> bytes:
-    """The bytes of a file the user named, or an :class:`InputError` saying why not."""
-    if not path.exists():
-        raise InputError(f"The {what} {path} does not exist.", hint=hint)
-    if path.is_dir():
-        raise InputError(f"The {what} {path} is a folder, not a file.", hint=hint)
-    try:
-        if path.stat().st_size > MAX_INPUT_BYTES:
-            raise InputError(f"The {what} {path} is larger than {MAX_INPUT_BYTES:,} bytes.")
-        return path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"The {what} {path} cannot be read: {exc.strerror or exc}.") from None
