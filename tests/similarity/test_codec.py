@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 
@@ -52,7 +53,17 @@ def test_an_image_fingerprint_round_trips() -> None:
         fp.quality,
     )
     assert np.array_equal(back.pdq, fp.pdq) and np.array_equal(back.phash, fp.phash)
+    assert fp.layout is not None and back.layout is not None
+    assert np.array_equal(back.layout, fp.layout) and back.layout.dtype == np.float32
     assert codec.kind_of(back) == "image"
+
+
+def test_an_image_fingerprint_stored_before_layouts_still_reads() -> None:
+    fp = image_fingerprint(encode(make_image(6, (180, 120))))
+    old = dataclasses.replace(fp, layout=None)
+    back = codec.decode(codec.encode(old))
+    assert isinstance(back, ImageFingerprint) and back.layout is None
+    assert np.array_equal(back.pdq, fp.pdq)
 
 
 @pytest.mark.parametrize("data", [b"", b"not an archive", b"PK\x03\x04broken"])

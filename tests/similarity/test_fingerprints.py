@@ -203,6 +203,27 @@ def test_image_fingerprint_shapes_and_types() -> None:
     assert fingerprint.phash.shape == (IMAGE_ROWS, 8)
     assert fingerprint.pdq.dtype == fingerprint.phash.dtype == np.uint8
     assert 0 <= fingerprint.quality <= 100
+    assert fingerprint.layout is not None
+    assert fingerprint.layout.shape == (len(fingerprints.LAYOUT_BOXES), fingerprints.LAYOUT_DIM)
+    assert fingerprint.layout.dtype == np.float32
+    assert np.allclose(np.linalg.norm(fingerprint.layout, axis=1), 1.0, atol=1e-5)
+
+
+def test_the_mirrored_layout_is_the_layout_of_the_mirrored_image() -> None:
+    image = make_image(3, (320, 240))
+    layouts = fingerprints.image_layouts(image)
+    flipped = fingerprints.image_layouts(image.transpose(Image.Transpose.FLIP_LEFT_RIGHT))
+    # The centred box is its own mirror; the left and right shifted boxes swap.
+    mirrored = fingerprints.mirror_layouts(layouts)
+    assert float(mirrored[0] @ flipped[0]) > 0.99
+    assert float(mirrored[1] @ flipped[2]) > 0.99 and float(mirrored[2] @ flipped[1]) > 0.99
+    assert np.allclose(fingerprints.mirror_layouts(mirrored), layouts)
+
+
+def test_a_flat_image_has_the_shared_flat_layout() -> None:
+    layout = fingerprints.image_layouts(Image.new("RGB", (64, 64), (40, 90, 200)))
+    assert np.all(np.isfinite(layout)) and np.allclose(np.linalg.norm(layout, axis=1), 1.0)
+    assert np.allclose(layout, fingerprints.image_layouts(Image.new("RGB", (30, 80), "white")))
 
 
 def test_image_digest_is_of_the_pixels_not_the_file() -> None:

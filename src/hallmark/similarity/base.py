@@ -64,6 +64,10 @@ class ImageFingerprint:
     for crops of up to 10% on any sides (the fingerprints module's ``IMAGE_ROWS``), so a
     cropped copy meets a stored row cut the same way; ``quality`` is PDQ's quality of row 0
     (0-100; flat images hash badly and are not matched).
+
+    ``layout`` is ``float32[5, 108]`` (the fingerprints module's ``image_layouts``): coarse
+    colour maps an index searches by cosine to find candidates. Fingerprints stored before
+    layouts existed have None, and an index must still find them (by scanning their rows).
     """
 
     digest: str
@@ -72,6 +76,7 @@ class ImageFingerprint:
     pdq: np.ndarray
     phash: np.ndarray
     quality: int
+    layout: np.ndarray | None = None
 
 
 Fingerprint = TextFingerprint | ImageFingerprint

@@ -5,6 +5,8 @@ A stored fingerprint is a NumPy ``.npz`` archive (no pickling: :func:`decode` lo
 header with the format version and the scalar fields. :data:`VERSION` names the fingerprint
 recipe as well as the layout: when the recipe changes (another shingle size, another
 embedder), the version changes and old rows are recomputed rather than compared with new ones.
+An image's ``layout`` came later without changing what the hashes mean: it is written when
+present and read when there, so older rows stay valid (indexes scan those without one).
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ def encode(fingerprint: Fingerprint) -> bytes:
             "quality": fingerprint.quality,
         }
         arrays = {name: getattr(fingerprint, name) for name in _IMAGE_ARRAYS}
+        if fingerprint.layout is not None:
+            arrays["layout"] = fingerprint.layout
     buffer = io.BytesIO()
     header_bytes = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
     np.savez_compressed(buffer, header=header_bytes, **arrays)
@@ -75,6 +79,7 @@ def decode(data: bytes) -> Fingerprint:
                 width=int(header["width"]),
                 height=int(header["height"]),
                 quality=int(header["quality"]),
+                layout=archive["layout"] if "layout" in archive.files else None,
                 **{name: archive[name] for name in _IMAGE_ARRAYS},
             )
     except InputError:

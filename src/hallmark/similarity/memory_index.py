@@ -19,11 +19,17 @@ says of the two fingerprints. The candidates come from:
   a paraphrase could have are candidates. LSH finds copies that keep the words; the vectors
   find those that keep the meaning (``compare`` accepts both, and LSH alone would need bands
   so short that every text shares one with thousands of others).
-- **Images**: an exact scan of every stored row with ``np.bitwise_count`` on 64-bit words
-  laid out row plane by row plane, over exactly the row pairs ``compare.eligible_pairs``
-  allows, with the distance ``compare.image_distance`` uses. Its cost grows with the rows per
-  image times the rows compared with each (about 400 pairs per stored image with 82 rows), so
-  it is the slow half of the index: see ``benchmarks/README.md``.
+- **Images, layout**: an HNSW graph over each image's layout (a coarse colour map of its inner
+  part, ``fingerprints.image_layouts``). The query's layouts for each of its boxes and their
+  mirror images each ask for their :attr:`MemoryIndex.layout_neighbours` nearest; those are
+  the candidates.
+- **Images, rows**: the candidates' hash rows are then scanned exactly with
+  ``np.bitwise_count`` on 64-bit words laid out row plane by row plane, over exactly the row
+  pairs ``compare.eligible_pairs`` allows, with the distance ``compare.image_distance`` uses.
+  Scanning every stored image this way (about 400 row pairs each with 82 rows) took 2.3 s a
+  query at a million images; the layout graph cuts that to the few hundred worth scanning.
+  Fingerprints stored before layouts existed have none: they are always scanned, and a query
+  without a layout scans every image, so nothing stored earlier is lost.
 
 Removing a key takes it out of every answer at once (its LSH entries and HNSW nodes are marked
 dead and skipped; they are dropped for good at the next :meth:`MemoryIndex.save`). The index is
@@ -63,13 +69,20 @@ from hallmark.similarity.base import (
     ImageFingerprint,
     TextFingerprint,
 )
-from hallmark.similarity.fingerprints import EMBEDDING_DIM, FIRST_CROP_ROW, IMAGE_ROWS, NUM_PERM
+from hallmark.similarity.fingerprints import (
+    EMBEDDING_DIM,
+    FIRST_CROP_ROW,
+    IMAGE_ROWS,
+    LAYOUT_DIM,
+    NUM_PERM,
+    mirror_layouts,
+)
 
 logger = logging.getLogger(__name__)
 
 NAME = "memory"
 #: Names the snapshot layout; a snapshot of another format is not loaded (the index is rebuilt).
-FORMAT = "hallmark-memory-index/1"
+FORMAT = "hallmark-memory-index/2"
 MANIFEST = "manifest.json"
 
 #: Chunks sharing this Jaccard similarity are found nearly always (94% for one pair of chunks at
@@ -131,6 +144,7 @@ _IMAGE_SLOT = np.dtype(
         ("height", "<i8"),
         ("quality", "<i8"),
         ("rows", "<i4"),  # rows of the fingerprint (the table keeps ``image_rows`` per image)
+        ("laid", "?"),  # whether its layout is in the graph (HNSW label = slot); else scanned
     ]
 )
 
@@ -408,6 +422,8 @@ class _ImageState:
     slots: _Rows
     table: _Columns  # every row of every image, by slot: see image_scan
     odd_digests: dict[int, str]
+    hnsw: Any = None  # hnswlib.Index of layouts, made on the first image that has one
+    dead_layouts: int = 0
 
 
 def _new_text_state(num_perm: int) -> _TextState:
@@ -436,7 +452,8 @@ class MemoryIndex:
     ``ef_search`` are hnswlib's graph degree, build effort and search effort; ``neighbours``
     is how many nearest vectors each query vector asks for; ``max_candidates`` caps how many
     candidates one query scores with ``compare`` (the most promising first), so a passage
-    found in thousands of works cannot make a query slow.
+    found in thousands of works cannot make a query slow. ``layout_neighbours`` is how many
+    nearest stored layouts each of an image query's layouts asks for (10 layouts a query).
 
     ``ef_search`` is high because random vectors, the benchmark's worst case, hide a close
     neighbour well: among 100,000 of them, one at a cosine of 0.9 was found 92% of the time
@@ -455,6 +472,8 @@ class MemoryIndex:
         ef_search: int = 512,
         neighbours: int = 16,
         max_candidates: int = 256,
+        layout_neighbours: int = 100,
+        layout_ef_search: int = 200,
     ) -> None:
         self.num_perm = num_perm
         self.dim = dim
@@ -465,6 +484,8 @@ class MemoryIndex:
         self.ef_search = ef_search
         self.neighbours = neighbours
         self.max_candidates = max_candidates
+        self.layout_neighbours = layout_neighbours
+        self.layout_ef_search = layout_ef_search
         self.bands, self.rows = lsh_parameters(num_perm)
         self.vector_floor = 2 * scoring.PARAPHRASE_SIMILARITY - 1 - VECTOR_MARGIN
         # The largest integer score whose distance compare.compare_images still accepts.
@@ -505,7 +526,7 @@ class MemoryIndex:
                 self._high_water = max(self._high_water, key)
             self._merge_bands()
         elif isinstance(fingerprint, ImageFingerprint):
-            words = self._check_image(fingerprint)
+            words, layout = self._check_image(fingerprint)
             if len(words) > self.image_rows:
                 raise InputError(
                     f"The image fingerprint has {len(words)} rows; this index holds at most "
@@ -514,7 +535,7 @@ class MemoryIndex:
                 )
             with self._lock:
                 self._remove_locked(key)
-                self._add_image(key, fingerprint, words)
+                self._add_image(key, fingerprint, words, layout)
                 self._high_water = max(self._high_water, key)
         else:
             raise InputError(f"Cannot index a {type(fingerprint).__name__}.")
@@ -535,9 +556,9 @@ class MemoryIndex:
                 slots = self._text_candidates(signatures, vectors, limit)
                 stored = [(int(self._text.slots.data[s]["key"]), self._text_at(s)) for s in slots]
         elif isinstance(fingerprint, ImageFingerprint):
-            words = self._check_image(fingerprint)[: self.image_rows]
+            words, layout = self._check_image(fingerprint)
             with self._lock:
-                slots = self._image_candidates(words, limit)
+                slots = self._image_candidates(words[: self.image_rows], layout, limit)
                 stored = [(int(self._image.slots.data[s]["key"]), self._image_at(s)) for s in slots]
         else:
             raise InputError(f"Cannot search with a {type(fingerprint).__name__}.")
@@ -584,8 +605,22 @@ class MemoryIndex:
         )
 
     @staticmethod
-    def _check_image(fp: ImageFingerprint) -> np.ndarray:
-        """The fingerprint's rows as ``uint64[rows, 5]`` (4 PDQ words, the pHash word)."""
+    def _check_image(fp: ImageFingerprint) -> tuple[np.ndarray, np.ndarray | None]:
+        """The fingerprint's rows as ``uint64[rows, 5]`` (4 PDQ words, the pHash word) and its
+        layouts (or None), or :class:`InputError`."""
+        layout = None
+        if fp.layout is not None:
+            layout = np.asarray(fp.layout, dtype=np.float32)
+            if layout.ndim != 2 or layout.shape[1:] != (LAYOUT_DIM,) or not len(layout):
+                raise InputError(
+                    f"The image fingerprint's layout has the wrong shape: it needs rows of "
+                    f"{LAYOUT_DIM} numbers.",
+                    hint="Compute the fingerprint again with hallmark.similarity.fingerprints.",
+                )
+            if not np.isfinite(layout).all():
+                raise InputError(
+                    "The image fingerprint's layout holds numbers that are not finite."
+                )
         pdq = np.asarray(fp.pdq)
         phash = np.asarray(fp.phash)
         if (
@@ -599,12 +634,13 @@ class MemoryIndex:
                 "as many rows of 8 pHash bytes.",
                 hint="Compute the fingerprint again with hallmark.similarity.fingerprints.",
             )
-        return np.hstack(
+        words = np.hstack(
             [
                 np.ascontiguousarray(pdq, dtype=np.uint8).view("<u8"),
                 np.ascontiguousarray(phash, dtype=np.uint8).view("<u8"),
             ]
         )
+        return words, layout
 
     # Texts -----------------------------------------------------------------------------
 
@@ -738,9 +774,27 @@ class MemoryIndex:
 
     # Images ----------------------------------------------------------------------------
 
-    def _add_image(self, key: int, fp: ImageFingerprint, words: np.ndarray) -> None:
+    def _layout_graph(self, more: int) -> Any:
+        image = self._image
+        if image.hnsw is None:
+            image.hnsw = hnswlib.Index(space="ip", dim=LAYOUT_DIM)
+            image.hnsw.init_index(
+                max_elements=max(1024, more), M=self.hnsw_m, ef_construction=self.ef_construction
+            )
+            image.hnsw.set_ef(self.layout_ef_search)
+        needed = image.hnsw.get_current_count() + more
+        if needed > image.hnsw.get_max_elements():
+            image.hnsw.resize_index(max(needed, image.hnsw.get_max_elements() * 2))
+        return image.hnsw
+
+    def _add_image(
+        self, key: int, fp: ImageFingerprint, words: np.ndarray, layout: np.ndarray | None
+    ) -> None:
         image = self._image
         slot = image.slots.size
+        if layout is not None:
+            # The stored image's centred box (row 0); queries bring their other boxes.
+            self._layout_graph(1).add_items(layout[:1], np.array([slot]), num_threads=1)
         record = np.zeros((1, _ROW_WORDS * self.image_rows), dtype="<u8")
         record[0, : words.size] = words.ravel()
         image.table.append(record)
@@ -751,17 +805,45 @@ class MemoryIndex:
         row["key"], row["alive"], row["plain"], row["digest"] = key, True, plain, digest
         row["width"], row["height"], row["quality"] = fp.width, fp.height, fp.quality
         row["rows"] = len(words)
+        row["laid"] = layout is not None
         image.slots.append(row)
         self._keys[key] = (False, slot)
 
-    def _image_candidates(self, words: np.ndarray, limit: int) -> list[int]:
+    def _layout_neighbours(self, layout: np.ndarray) -> np.ndarray:
+        """The slots of the stored layouts nearest to the query's layouts and their mirrors."""
+        image = self._image
+        graph = image.hnsw
+        live = 0 if graph is None else graph.get_current_count() - image.dead_layouts
+        k = min(self.layout_neighbours, live)
+        queries = np.vstack([layout, mirror_layouts(layout)])
+        while k > 0:
+            graph.set_ef(max(self.layout_ef_search, k))
+            try:
+                labels, _ = graph.knn_query(queries, k=k, num_threads=1)
+                return np.unique(labels.astype(np.int64))
+            except RuntimeError:
+                k //= 2  # too few live nodes reachable (many marked dead): ask for fewer
+        return np.zeros(0, dtype=np.int64)
+
+    def _image_candidates(
+        self, words: np.ndarray, layout: np.ndarray | None, limit: int
+    ) -> list[int]:
         image = self._image
         if not image.slots.size:
             return []
-        found, query_row, stored_row, score = image_scan(
-            image.table.data, words, self.first_crop, self.image_limit
-        )
         slots = image.slots.data
+        if layout is None:
+            # A fingerprint from before layouts: compare its rows with every stored image.
+            found, query_row, stored_row, score = image_scan(
+                image.table.data, words, self.first_crop, self.image_limit
+            )
+        else:
+            unlaid = np.flatnonzero(~slots["laid"] & slots["alive"])
+            near = np.union1d(self._layout_neighbours(layout), unlaid)
+            found, query_row, stored_row, score = image_scan(
+                image.table.data[:, near], words, self.first_crop, self.image_limit
+            )
+            found = near[found]
         # compare only pairs rows that both images have (eligible_pairs of the fewer rows);
         # the table pads shorter images with zero rows, which must not count.
         held = slots["rows"][found]
@@ -794,7 +876,11 @@ class MemoryIndex:
             return
         is_text, slot = held
         if not is_text:
-            self._image.slots.data[slot]["alive"] = False
+            image = self._image
+            image.slots.data[slot]["alive"] = False
+            if image.slots.data[slot]["laid"]:
+                image.hnsw.mark_deleted(slot)
+                image.dead_layouts += 1
             return
         text = self._text
         row = text.slots.data[slot]
@@ -815,6 +901,7 @@ class MemoryIndex:
             "lsh_bands": self.bands,
             "lsh_rows": self.rows,
             "image_rows": self.image_rows,
+            "layout_dim": LAYOUT_DIM,
         }
 
     def save(self, folder: Path) -> None:
@@ -886,6 +973,8 @@ class MemoryIndex:
         )
         if text.hnsw is not None:
             text.hnsw.save_index(str(staging / "text_vectors.hnsw"))
+        if image.hnsw is not None:
+            image.hnsw.save_index(str(staging / "image_layouts.hnsw"))
         return {path.name: _file_facts(path) for path in sorted(staging.iterdir())}
 
     def load(self, folder: Path) -> bool:
@@ -978,6 +1067,17 @@ class MemoryIndex:
             dead = ~text_slots["alive"]
             dead_vectors = int(text_slots["vecs"][dead].sum())
 
+        image_graph = None
+        laid = int(image_slots["laid"].sum())
+        if laid:
+            if "image_layouts.hnsw" not in files:
+                raise ValueError("image_layouts.hnsw is missing")
+            image_graph = hnswlib.Index(space="ip", dim=LAYOUT_DIM)
+            image_graph.load_index(str(snapshot / "image_layouts.hnsw"), max_elements=laid)
+            image_graph.set_ef(self.layout_ef_search)
+            if image_graph.get_current_count() != laid:
+                raise ValueError("the layout graph does not hold every layout")
+
         text = _TextState(
             slots=_Rows(_TEXT_SLOT, initial=text_slots),
             signatures=_Rows(np.uint32, (self.num_perm,), initial=signatures),
@@ -996,6 +1096,8 @@ class MemoryIndex:
             slots=_Rows(_IMAGE_SLOT, initial=image_slots),
             table=_Columns(_ROW_WORDS * self.image_rows, initial=table),
             odd_digests={int(k): str(v) for k, v in odd["image"].items()},
+            hnsw=image_graph,
+            dead_layouts=int((image_slots["laid"] & ~image_slots["alive"]).sum()),
         )
         keys: dict[int, tuple[bool, int]] = {}
         for slot in np.flatnonzero(text_slots["alive"]).tolist():
