@@ -5,8 +5,14 @@ each), made with NumPy in the shapes :mod:`hallmark.similarity.fingerprints` pro
 one to four chunks (128 MinHash values and a unit 384-value vector per chunk; the whole-text
 signature is the chunks' element-wise minimum and the mean vector their normalized mean, as
 the fingerprints module computes them), images of as many PDQ and pHash rows as the
-fingerprints module makes (as uploaded, mirrored, then the crops). Then it asks three kinds of
-question, timing each:
+fingerprints module makes (as uploaded, mirrored, then the crops) and layouts (the coarse
+colour maps the index searches first). Each layout is drawn around the layout of one of 1,500
+generated scenes (``tests/similarity/perturb.py``), with Gaussian noise of their covariance
+scaled so that unrelated layouts are as alike as the real scenes' are (the same cosine
+exceeded once in 10,000 pairs) rather than as far apart as random vectors; the script prints
+both tails. A planted copy's layout sits at a cosine to its original drawn from the cosines
+measured on real altered copies of the same kind. Then it asks three kinds of question,
+timing each:
 
 - *planted copies*: a stored work altered the way copies alter fingerprints. Texts: near
   copies (30% of every chunk's MinHash values changed, every vector moved to a cosine of 0.9)
@@ -17,7 +23,8 @@ question, timing each:
   a captioned copy (only one crop row near the same crop row). The answer should name the
   original;
 - *near misses*: a stored work altered beyond the shipped thresholds (90% of the MinHash
-  values, vectors at a cosine of 0.5; 80-110 PDQ bits and 20-28 pHash bits in every row): the
+  values, vectors at a cosine of 0.5; 80-110 PDQ bits and 20-28 pHash bits in every row, with
+  the original's very layout, so that the row scan, not the layout, must turn it away): the
   answer should be empty;
 - *unrelated*: fresh random fingerprints: the answer should be empty.
 
@@ -38,10 +45,12 @@ from __future__ import annotations
 
 import argparse
 import gc
+import io
 import json
 import platform
 import resource
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -57,8 +66,21 @@ from rich.table import Table
 
 from hallmark.similarity import compare
 from hallmark.similarity.base import ImageFingerprint, TextFingerprint
-from hallmark.similarity.fingerprints import EMBEDDING_DIM, FIRST_CROP_ROW, IMAGE_ROWS, NUM_PERM
+from hallmark.similarity.fingerprints import (
+    EMBEDDING_DIM,
+    FIRST_CROP_ROW,
+    IMAGE_ROWS,
+    LAYOUT_BOXES,
+    LAYOUT_DIM,
+    NUM_PERM,
+    image_layouts,
+    mirror_layouts,
+)
 from hallmark.similarity.memory_index import MemoryIndex, lsh_parameters
+
+# The scene generator and the alterations the tests use.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.similarity import perturb
 
 try:
     import psutil
@@ -133,9 +155,93 @@ def altered_text(
     return text_fingerprint(digest, chunks, move_vectors(rng, fp.vectors, cosine))
 
 
+def _best_cosine(stored: np.ndarray, query_image: Any) -> float:
+    """The cosine the index sees: the best of the query's layouts and mirrors with ``stored``."""
+    layouts = image_layouts(query_image)
+    return float((np.vstack([layouts, mirror_layouts(layouts)]) @ stored).max())
+
+
+@dataclass
+class LayoutModel:
+    """Synthetic layouts around real scenes' layouts, and the cosines copies were measured at."""
+
+    centres: np.ndarray  # the scenes' layouts
+    factor: np.ndarray  # Cholesky factor of their covariance
+    spread: float  # how far from its centre a layout is drawn, in units of that covariance
+    copy_cosines: dict[str, np.ndarray]  # per IMAGE_COPIES kind
+    real_tail: float  # unrelated real scenes: the cosine exceeded once in 10,000 pairs
+
+    @classmethod
+    def fit(cls, scenes: int = 1_500, copies: int = 80, seed: int = 7) -> LayoutModel:
+        rng = np.random.default_rng(seed)
+        images = [perturb.make_image(90_000 + i) for i in range(scenes)]
+        layouts = np.stack([image_layouts(image)[0] for image in images]).astype(np.float64)
+        covariance = np.cov(layouts, rowvar=False) + 1e-6 * np.eye(LAYOUT_DIM)
+        cosines = layouts @ layouts.T
+        real_tail = float(np.quantile(cosines[np.triu_indices(scenes, 1)], 0.9999))
+        measured: dict[str, list[float]] = {kind: [] for kind in IMAGE_COPIES}
+        for i, image in enumerate(images[:copies]):
+            stored = layouts[i]
+            altered = perturb.recolour(perturb.resize(image, float(rng.uniform(0.5, 2))), i)
+            measured["altered"].append(_best_cosine(stored, _jpeg(altered)))
+            measured["mirrored"].append(_best_cosine(stored, perturb.mirror(image)))
+            measured["cropped"].append(_best_cosine(stored, perturb.random_crop(image, i)))
+            crop_layout = image_layouts(perturb.random_crop(image, i + 1))[0]
+            measured["original of a crop"].append(_best_cosine(crop_layout, image))
+            measured["captioned"].append(_best_cosine(stored, perturb.caption_bar(image)))
+        model = cls(
+            centres=layouts,
+            factor=np.linalg.cholesky(covariance),
+            spread=1.0,
+            copy_cosines={kind: np.array(values) for kind, values in measured.items()},
+            real_tail=real_tail,
+        )
+        # Drawn around one scene's layout each, layouts are as clustered as the spread allows:
+        # a wide spread gives a Gaussian (less clustered than real scenes, its tail lower), a
+        # narrow one near-copies of the scenes. Pick the spread whose tail matches the scenes',
+        # so unrelated layouts crowd a copy's original as real ones would.
+        low, high = 0.05, 4.0
+        for _ in range(12):
+            model.spread = (low + high) / 2
+            if model.model_tail(np.random.default_rng(seed)) > real_tail:
+                low = model.spread
+            else:
+                high = model.spread
+        return model
+
+    def sample(self, rng: np.random.Generator, count: int) -> np.ndarray:
+        centres = self.centres[rng.integers(len(self.centres), size=count)]
+        draws = centres + self.spread * rng.standard_normal((count, LAYOUT_DIM)) @ self.factor.T
+        return (draws / np.linalg.norm(draws, axis=1, keepdims=True)).astype(np.float32)
+
+    def model_tail(self, rng: np.random.Generator, count: int = 3_000) -> float:
+        draws = self.sample(rng, count)
+        cosines = draws @ draws.T
+        return float(np.quantile(cosines[np.triu_indices(count, 1)], 0.9999))
+
+    def moved(self, rng: np.random.Generator, layout: np.ndarray, how: str) -> np.ndarray:
+        """A layout at a cosine to ``layout`` drawn from those measured for ``how``."""
+        cosine = float(np.clip(rng.choice(self.copy_cosines[how]), -1.0, 1.0))
+        noise = rng.standard_normal(LAYOUT_DIM)
+        noise -= (noise @ layout) * layout
+        noise /= np.linalg.norm(noise)
+        return (cosine * layout + np.sqrt(1 - cosine**2) * noise).astype(np.float32)
+
+
+def _jpeg(image: Any) -> Any:
+    from PIL import Image
+
+    return Image.open(io.BytesIO(perturb.encode(image, "JPEG", 50)))
+
+
+LAYOUTS: LayoutModel | None = None  # fitted in main() when images are benchmarked
+
+
 def random_images(rng: np.random.Generator, count: int, first_key: int) -> list[ImageFingerprint]:
     pdq = rng.integers(0, 256, size=(count, IMAGE_ROWS, 32), dtype=np.uint8)
     phash = rng.integers(0, 256, size=(count, IMAGE_ROWS, 8), dtype=np.uint8)
+    assert LAYOUTS is not None
+    layouts = LAYOUTS.sample(rng, count * len(LAYOUT_BOXES)).reshape(count, len(LAYOUT_BOXES), -1)
     return [
         ImageFingerprint(
             digest=f"{first_key + i:064x}",
@@ -144,6 +250,7 @@ def random_images(rng: np.random.Generator, count: int, first_key: int) -> list[
             pdq=pdq[i],
             phash=phash[i],
             quality=100,
+            layout=layouts[i],
         )
         for i in range(count)
     ]
@@ -171,7 +278,13 @@ def altered_image(
     """A copy of ``fp`` whose rows relate to the original's as ``how`` says (IMAGE_COPIES)."""
     pdq = flip_bits(rng, fp.pdq, *pdq_bits)
     phash = flip_bits(rng, fp.phash, *phash_bits)
-    if how != "altered":
+    assert LAYOUTS is not None and fp.layout is not None
+    if how == "near miss":
+        layout = fp.layout.copy()
+    else:
+        layout = LAYOUTS.sample(rng, len(LAYOUT_BOXES))
+        layout[int(rng.integers(len(layout)))] = LAYOUTS.moved(rng, fp.layout[0], how)
+    if how not in ("altered", "near miss"):
         fresh = random_images(rng, 1, 0)[0]
         crop = int(rng.integers(FIRST_CROP_ROW, len(pdq)))
         # Only the rows named below stay near the original; the others are new.
@@ -183,7 +296,13 @@ def altered_image(
             new_pdq[mine], new_phash[mine] = pdq[theirs], phash[theirs]
         pdq, phash = new_pdq, new_phash
     return ImageFingerprint(
-        digest=digest, width=fp.width, height=fp.height, pdq=pdq, phash=phash, quality=100
+        digest=digest,
+        width=fp.width,
+        height=fp.height,
+        pdq=pdq,
+        phash=phash,
+        quality=100,
+        layout=layout,
     )
 
 
@@ -264,7 +383,7 @@ def build_and_ask(
         if modality == "texts":
             miss = altered_text(rng, fp, 0.90, 0.50, digest)
         else:
-            miss = altered_image(rng, fp, (80, 110), (20, 28), digest)
+            miss = altered_image(rng, fp, (80, 110), (20, 28), digest, "near miss")
         questions.append(Question("near miss", miss, None, False))
     fresh = (
         random_texts(rng, queries, 3 * 10**15)
@@ -398,7 +517,7 @@ def main() -> None:
         "--image-queries",
         type=int,
         default=None,
-        help="planted image copies (default: --queries); each image question scans every row",
+        help="planted image copies (default: --queries)",
     )
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--datasketch-sample", type=int, default=50_000)
@@ -420,6 +539,18 @@ def main() -> None:
         # later (out of memory while saving, say) still leaves them.
         print(outcome_json(outcomes[-1]), flush=True)
     if args.images:
+        global LAYOUTS
+        console.print("fitting the layout model to generated scenes ...")
+        LAYOUTS = LayoutModel.fit()
+        model_tail = LAYOUTS.model_tail(np.random.default_rng(args.seed))
+        console.print(
+            f"unrelated layouts, cosine exceeded once in 10,000 pairs: real scenes "
+            f"{LAYOUTS.real_tail:.3f}, model {model_tail:.3f}; copies (min / median): "
+            + ", ".join(
+                f"{kind} {np.min(c):.2f} / {np.median(c):.2f}"
+                for kind, c in LAYOUTS.copy_cosines.items()
+            )
+        )
         outcomes.append(
             build_and_ask(
                 "images",
