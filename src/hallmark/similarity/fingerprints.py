@@ -424,14 +424,15 @@ def _layout(image: Image.Image, box: tuple[float, float, float, float]) -> np.nd
     values = np.asarray(cells, dtype=np.float64)
     values = values - values.mean(axis=(0, 1))
     values = values / (values.std(axis=(0, 1)) + _LAYOUT_SPREAD_FLOOR)
-    vector = values.ravel()
+    vector: np.ndarray = values.ravel()
     norm = float(np.linalg.norm(vector))
     if norm < 1e-6:
         # A flat image has no layout; all flat images share this one (they match exactly or
         # not at all, see compare.MIN_IMAGE_QUALITY).
         vector = np.zeros(LAYOUT_DIM)
         vector[0] = norm = 1.0
-    return (vector / norm).astype(np.float32)
+    unit: np.ndarray = (vector / norm).astype(np.float32)
+    return unit
 
 
 def image_layouts(image: Image.Image) -> np.ndarray:
