@@ -23,8 +23,9 @@ says of the two fingerprints. The candidates come from:
   part, ``fingerprints.image_layouts``). The query's layouts for each of its boxes and their
   mirror images each ask for their :attr:`MemoryIndex.layout_neighbours` nearest; those are
   the candidates.
-- **Images, rows**: the candidates' hash rows are then scanned exactly with
-  ``np.bitwise_count`` on 64-bit words laid out row plane by row plane, over exactly the row
+- **Images, rows**: the candidates' hash rows (kept as one record per image, so gathering a
+  few hundred is cheap) are then scanned exactly with ``np.bitwise_count`` on 64-bit words
+  laid out row plane by row plane, over exactly the row
   pairs ``compare.eligible_pairs`` allows, with the distance ``compare.image_distance`` uses.
   Scanning every stored image this way (about 400 row pairs each with 82 rows) took 2.3 s a
   query at a million images; the layout graph cuts that to the few hundred worth scanning.
@@ -187,38 +188,6 @@ class _Rows:
             grown[:start] = self._array[:start]
             self._array = grown
         self._array[start:end] = rows
-        self.size = end
-        return start
-
-
-class _Columns:
-    """Rows of 64-bit words stored column by column (``words x rows``), growing along rows.
-
-    The Hamming scan reads one word of every row at a time; a column is contiguous, so the scan
-    streams through memory instead of striding over it.
-    """
-
-    def __init__(self, words: int, initial: np.ndarray | None = None) -> None:
-        if initial is None:
-            self._array = np.empty((words, 16), dtype="<u8")
-            self.size = 0
-        else:
-            self._array = np.array(initial, dtype="<u8", copy=True)
-            self.size = initial.shape[1]
-
-    @property
-    def data(self) -> np.ndarray:
-        return self._array[:, : self.size]
-
-    def append(self, rows: np.ndarray) -> int:
-        start, end = self.size, self.size + len(rows)
-        if end > self._array.shape[1]:
-            grown = np.empty(
-                (self._array.shape[0], max(end, self._array.shape[1] * 3 // 2, 16)), dtype="<u8"
-            )
-            grown[:, :start] = self._array[:, :start]
-            self._array = grown
-        self._array[:, start:end] = rows.T
         self.size = end
         return start
 
@@ -400,6 +369,25 @@ def image_scan(
     return images, query_rows, stored_rows, scores
 
 
+def _scan_records(
+    records: np.ndarray, queries: np.ndarray, first_crop: int, limit: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`image_scan` over ``records`` (``uint64[n, 5 * rows]``, one image per record),
+    turned into planes a block at a time: the full scan a query without a layout needs."""
+    parts = []
+    for start in range(0, len(records), _SCAN_BLOCK):
+        block = np.ascontiguousarray(records[start : start + _SCAN_BLOCK].T)
+        found, query_row, stored_row, score = image_scan(block, queries, first_crop, limit)
+        parts.append((found + start, query_row, stored_row, score))
+    if not parts:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty, empty
+    images, query_rows, stored_rows, scores = (
+        np.concatenate(part) for part in zip(*parts, strict=True)
+    )
+    return images, query_rows, stored_rows, scores
+
+
 # The index ---------------------------------------------------------------------------------
 
 
@@ -420,7 +408,7 @@ class _TextState:
 @dataclass
 class _ImageState:
     slots: _Rows
-    table: _Columns  # every row of every image, by slot: see image_scan
+    table: _Rows  # uint64[5 * image_rows] per slot: every row of the image, one record each
     odd_digests: dict[int, str]
     hnsw: Any = None  # hnswlib.Index of layouts, made on the first image that has one
     dead_layouts: int = 0
@@ -441,7 +429,9 @@ def _new_text_state(num_perm: int) -> _TextState:
 
 
 def _new_image_state(rows: int) -> _ImageState:
-    return _ImageState(slots=_Rows(_IMAGE_SLOT), table=_Columns(_ROW_WORDS * rows), odd_digests={})
+    return _ImageState(
+        slots=_Rows(_IMAGE_SLOT), table=_Rows(np.dtype("<u8"), (_ROW_WORDS * rows,)), odd_digests={}
+    )
 
 
 class MemoryIndex:
@@ -834,14 +824,19 @@ class MemoryIndex:
         slots = image.slots.data
         if layout is None:
             # A fingerprint from before layouts: compare its rows with every stored image.
-            found, query_row, stored_row, score = image_scan(
+            found, query_row, stored_row, score = _scan_records(
                 image.table.data, words, self.first_crop, self.image_limit
             )
         else:
             unlaid = np.flatnonzero(~slots["laid"] & slots["alive"])
             near = np.union1d(self._layout_neighbours(layout), unlaid)
+            # Each image's rows are one record, so gathering a few hundred is a few hundred
+            # short copies (reading them from planes cost one cache miss per word: 14 ms).
             found, query_row, stored_row, score = image_scan(
-                image.table.data[:, near], words, self.first_crop, self.image_limit
+                np.ascontiguousarray(image.table.data[near].T),
+                words,
+                self.first_crop,
+                self.image_limit,
             )
             found = near[found]
         # compare only pairs rows that both images have (eligible_pairs of the fewer rows);
@@ -858,7 +853,7 @@ class MemoryIndex:
     def _image_at(self, slot: int) -> ImageFingerprint:
         image = self._image
         row = image.slots.data[slot]
-        words = image.table.data[:, slot].reshape(self.image_rows, _ROW_WORDS)[: int(row["rows"])]
+        words = image.table.data[slot].reshape(self.image_rows, _ROW_WORDS)[: int(row["rows"])]
         return ImageFingerprint(
             digest=self._digest(row, image.odd_digests, slot),
             width=int(row["width"]),
@@ -1049,7 +1044,7 @@ class MemoryIndex:
             or len(image_slots) != manifest["images"]
             or signatures.shape[1:] != (self.num_perm,)
             or len(signature_owner) != len(signatures)
-            or table.shape != (_ROW_WORDS * self.image_rows, len(image_slots))
+            or table.shape != (len(image_slots), _ROW_WORDS * self.image_rows)
             or lone_vectors.shape != (len(lone_slots), self.dim)
         ):
             raise ValueError("the arrays do not fit together")
@@ -1094,7 +1089,7 @@ class MemoryIndex:
         )
         image = _ImageState(
             slots=_Rows(_IMAGE_SLOT, initial=image_slots),
-            table=_Columns(_ROW_WORDS * self.image_rows, initial=table),
+            table=_Rows(np.dtype("<u8"), (_ROW_WORDS * self.image_rows,), initial=table),
             odd_digests={int(k): str(v) for k, v in odd["image"].items()},
             hnsw=image_graph,
             dead_layouts=int((image_slots["laid"] & ~image_slots["alive"]).sum()),
