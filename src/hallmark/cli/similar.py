@@ -4,7 +4,8 @@
 first, exactly as ``POST /api/v1/similar`` answers (with ``--json``, the same list of matches).
 Run on the instance's own machine, it sees every work the operator may see, private ones
 included. ``reindex`` rebuilds the in-memory index from the database and saves it, with a
-progress bar; ``serve`` loads the saved index the same way before it starts.
+progress bar; ``serve`` loads the saved index the same way before it starts. It then rebuilds
+the full-text search index (issue #7) from the works and the blob store.
 """
 
 from __future__ import annotations
@@ -69,8 +70,8 @@ def similar(
 
 
 def reindex(ctx: typer.Context) -> None:
-    """Rebuild the similarity index from the database and save it."""
-    from hallmark.services import similarity
+    """Rebuild the similarity index from the database and save it, then the search index."""
+    from hallmark.services import search, similarity
 
     state = state_of(ctx)
     with (
@@ -87,7 +88,12 @@ def reindex(ctx: typer.Context) -> None:
         count = similarity.rebuild(
             inst, lambda done, total: progress.update(task, completed=done, total=total)
         )
+        words = progress.add_task("Indexing works for search", total=None)
+        listed = search.reindex(
+            inst, lambda done, total: progress.update(words, completed=done, total=total)
+        )
     stdout().print(Text(f"The similarity index holds {plural(count, 'work')}.", style="bold"))
+    stdout().print(Text(f"The search index holds {plural(listed, 'public work')}.", style="bold"))
 
 
 def _print(path: Path, matches: list[dict[str, Any]]) -> None:

@@ -29,11 +29,17 @@ __all__ = [
     "ED25519",
     "MALFORMED_NOTE",
     "MAX_SIGNATURES",
+    "NoteSignature",
     "SigningKey",
     "Verifier",
+    "format_vkey",
     "key_id",
+    "parse_ed25519_vkey",
     "parse_verifier_key",
     "sign_note",
+    "signature_line",
+    "split_note",
+    "typed_key_id",
     "verifier_key",
     "verify_note",
 ]
@@ -81,10 +87,19 @@ def key_name_problem(name: str) -> str | None:
     return None
 
 
+def typed_key_id(name: str, signature_type: int, public_key: Ed25519PublicKey) -> bytes:
+    """SHA-256(key name || 0x0A || signature type || 32-byte public key)[:4].
+
+    The signed-note key ID; the type byte keeps one public key used for two kinds of signature
+    (0x01 note signatures, 0x04 tlog cosignatures) from ever sharing an ID.
+    """
+    material = name.encode("utf-8") + b"\n" + bytes([signature_type]) + public_raw(public_key)
+    return hashlib.sha256(material).digest()[:4]
+
+
 def key_id(name: str, public_key: Ed25519PublicKey) -> bytes:
     """SHA-256(key name || 0x0A || 0x01 || 32-byte public key)[:4] (signed-note, Signatures)."""
-    material = name.encode("utf-8") + b"\n" + bytes([ED25519]) + public_raw(public_key)
-    return hashlib.sha256(material).digest()[:4]
+    return typed_key_id(name, ED25519, public_key)
 
 
 @dataclass(frozen=True)
@@ -104,8 +119,13 @@ class Verifier:
 
     def vkey(self) -> str:
         """This key as a verifier key string: ``<name>+<hex key ID>+<base64 key>``."""
-        encoded = base64.b64encode(bytes([ED25519]) + public_raw(self.public_key)).decode()
-        return f"{self.name}+{self.key_id.hex()}+{encoded}"
+        return format_vkey(self.name, self.key_id, ED25519, self.public_key)
+
+
+def format_vkey(name: str, key_id: bytes, signature_type: int, public_key: Ed25519PublicKey) -> str:
+    """``<name>+<hex key ID>+<base64(signature type || public key)>``."""
+    encoded = base64.b64encode(bytes([signature_type]) + public_raw(public_key)).decode()
+    return f"{name}+{key_id.hex()}+{encoded}"
 
 
 def verifier_key(name: str, public_key: Ed25519PublicKey) -> str:
@@ -118,6 +138,19 @@ _VKEY_HINT = "Copy the verifier key exactly as the log publishes it: name+keyid+
 
 def parse_verifier_key(vkey: str) -> Verifier:
     """Read a verifier key string; raise :class:`InputError` saying what is wrong with it."""
+    name, public_key = parse_ed25519_vkey(vkey, ED25519, "Ed25519 keys", _VKEY_HINT)
+    return Verifier(name, key_id(name, public_key), public_key)
+
+
+def parse_ed25519_vkey(
+    vkey: str, signature_type: int, kind: str, hint: str
+) -> tuple[str, Ed25519PublicKey]:
+    """The name and key of a verifier key of ``signature_type`` over an Ed25519 key.
+
+    Raises :class:`InputError` saying what is wrong: the number of parts, the name, the key ID
+    (which must match the name, type and key), the base64, the type byte, the key length.
+    ``kind`` names what is accepted in the type message ("Ed25519 keys"), ``hint`` what to do.
+    """
     # Surrounding whitespace is what copying from a web page or a file adds; it is never part
     # of a key, since names cannot contain spaces and the other parts are hex and base64.
     # Only the first two "+" separate parts: base64 keys may contain "+" themselves.
@@ -126,47 +159,44 @@ def parse_verifier_key(vkey: str) -> Verifier:
         raise InputError(
             f"A verifier key has three parts separated by '+' (name, key ID, key); "
             f"this one has {len(parts)}.",
-            hint=_VKEY_HINT,
+            hint=hint,
         )
     name, hex_id, encoded = parts
     problem = key_name_problem(name)
     if problem:
-        raise InputError(f"The key name in the verifier key {problem}.", hint=_VKEY_HINT)
+        raise InputError(f"The key name in the verifier key {problem}.", hint=hint)
     if not _HEX_KEY_ID.fullmatch(hex_id):
         raise InputError(
             f"The key ID in the verifier key must be 8 hexadecimal digits, not {hex_id!r}.",
-            hint=_VKEY_HINT,
+            hint=hint,
         )
     try:
         raw = base64.b64decode(encoded, validate=True)
     except binascii.Error:
+        raise InputError("The key in the verifier key is not valid base64.", hint=hint) from None
+    if not raw or raw[0] != signature_type:
+        found = f"0x{raw[0]:02x}" if raw else "missing"
         raise InputError(
-            "The key in the verifier key is not valid base64.", hint=_VKEY_HINT
-        ) from None
-    if not raw or raw[0] != ED25519:
-        kind = f"0x{raw[0]:02x}" if raw else "missing"
-        raise InputError(
-            f"The verifier key's signature type is {kind}; Hallmark only reads Ed25519 keys "
-            f"(type 0x{ED25519:02x}).",
-            hint=_VKEY_HINT,
+            f"The verifier key's signature type is {found}; Hallmark only reads {kind} here "
+            f"(type 0x{signature_type:02x}).",
+            hint=hint,
         )
     if len(raw) != 33:
         raise InputError(
             f"An Ed25519 verifier key holds a 32-byte public key, this one {len(raw) - 1} bytes.",
-            hint=_VKEY_HINT,
+            hint=hint,
         )
     try:
         public_key = Ed25519PublicKey.from_public_bytes(raw[1:])
     except ValueError:
         raise InputError("The verifier key does not hold a usable Ed25519 key.") from None
-    verifier = Verifier(name, key_id(name, public_key), public_key)
-    if verifier.key_id != bytes.fromhex(hex_id):
+    if typed_key_id(name, signature_type, public_key) != bytes.fromhex(hex_id):
         raise InputError(
             "The key ID in the verifier key does not match its name and key: part of it was "
             "mistyped or changed.",
-            hint=_VKEY_HINT,
+            hint=hint,
         )
-    return verifier
+    return name, public_key
 
 
 def _text_problem(text: str) -> str | None:
@@ -198,12 +228,25 @@ def _malformed(detail: str) -> VerificationError:
     return VerificationError(MALFORMED_NOTE, f"The signed note is malformed: {detail}.")
 
 
-def verify_note(note: str, verifier: Verifier) -> str:
-    """Check ``note`` carries a valid signature by ``verifier``; return the signed text.
+@dataclass(frozen=True)
+class NoteSignature:
+    """One signature line of a note: the key name, the 4-byte key ID and the signature bytes.
 
-    Signatures by other keys are ignored, as the spec requires (they may be witnesses' or a
-    rotated key's). A signature that claims to be by ``verifier`` (same name and key ID) but
-    does not verify rejects the whole note, as the spec recommends.
+    ``line`` is the line as written (without its newline), so a note can be rebuilt byte for
+    byte with some of its signatures kept and others added (witness cosignatures).
+    """
+
+    name: str
+    key_id: bytes
+    signature: bytes
+    line: str
+
+
+def split_note(note: str) -> tuple[str, list[NoteSignature]]:
+    """Split a signed note into its text and its signature lines, checking only the format.
+
+    No signature is verified here; :func:`verify_note` and the cosignature checks do that
+    against the keys they trust. Raises ``malformed-note`` on anything off-format.
     """
     if not isinstance(note, str):
         raise _malformed("it is not text")
@@ -225,9 +268,7 @@ def verify_note(note: str, verifier: Verifier) -> str:
     lines = block[:-1].split("\n")
     if len(lines) > MAX_SIGNATURES:
         raise _malformed(f"it has {len(lines)} signatures, more than the {MAX_SIGNATURES} allowed")
-
-    message = text.encode("utf-8")
-    verified = False
+    signatures: list[NoteSignature] = []
     for number, line in enumerate(lines, start=1):
         if not line.startswith(_SIGNATURE_PREFIX):
             raise _malformed(f"signature line {number} does not start with an em dash and a space")
@@ -240,13 +281,32 @@ def verify_note(note: str, verifier: Verifier) -> str:
             raise _malformed(f"the signature on line {number} is not valid base64") from None
         if len(raw) < 5:
             raise _malformed(f"the signature on line {number} is too short")
-        if name != verifier.name or raw[:4] != verifier.key_id:
+        signatures.append(NoteSignature(name, raw[:4], raw[4:], line))
+    return text, signatures
+
+
+def signature_line(name: str, key_id: bytes, signature: bytes) -> str:
+    """``— <name> <base64(key ID || signature)>``, without the newline."""
+    return f"{_SIGNATURE_PREFIX}{name} {base64.b64encode(key_id + signature).decode()}"
+
+
+def verify_note(note: str, verifier: Verifier) -> str:
+    """Check ``note`` carries a valid signature by ``verifier``; return the signed text.
+
+    Signatures by other keys are ignored, as the spec requires (they may be witnesses' or a
+    rotated key's). A signature that claims to be by ``verifier`` (same name and key ID) but
+    does not verify rejects the whole note, as the spec recommends.
+    """
+    text, signatures = split_note(note)
+    message = text.encode("utf-8")
+    verified = False
+    for found in signatures:
+        if found.name != verifier.name or found.key_id != verifier.key_id:
             continue
-        signature = raw[4:]
         try:
-            if len(signature) != _ED25519_SIGNATURE_SIZE:
+            if len(found.signature) != _ED25519_SIGNATURE_SIZE:
                 raise InvalidSignature
-            verifier.public_key.verify(signature, message)
+            verifier.public_key.verify(found.signature, message)
         except InvalidSignature:
             raise VerificationError(
                 BAD_NOTE_SIGNATURE,

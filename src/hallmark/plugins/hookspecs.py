@@ -38,3 +38,9 @@ def hallmark_detectors() -> dict[str, Any]:  # type: ignore[empty-body]
 def hallmark_similarity_indexes() -> dict[str, Any]:  # type: ignore[empty-body]
     """Similarity-index factories by name; each builds a
     :class:`hallmark.similarity.base.SimilarityIndex` (prior art, issue #5)."""
+
+
+@hookspec
+def hallmark_muse_backends() -> dict[str, Any]:  # type: ignore[empty-body]
+    """Muse-backend factories by name; each builds a :class:`hallmark.muse.base.MuseBackend`
+    (the writing companion, issue #8)."""

@@ -23,16 +23,23 @@ def plugin_manager() -> pluggy.PluginManager:
     # An editable checkout run without its entry points installed still needs its built-ins.
     import hallmark.crypto.signers
     import hallmark.storage.blobs
+    import hallmark.storage.s3_blobs
 
-    for module in (hallmark.storage.blobs, hallmark.crypto.signers, *_optional_builtins()):
+    builtins = (hallmark.storage.blobs, hallmark.storage.s3_blobs, hallmark.crypto.signers)
+    for module in (*builtins, *_optional_builtins()):
         if not pm.is_registered(module):
             pm.register(module)
     return pm
 
 
-#: Built-in detectors (issue #4). Their modules may need optional extras (a language model,
-#: c2pa-python); a missing one leaves that detector unavailable rather than breaking start-up.
-OPTIONAL_BUILTINS = ("hallmark.analysis.text_detector", "hallmark.analysis.image_detectors")
+#: Built-in detectors (issue #4) and muse backends (issue #8). Their modules may need optional
+#: extras (a language model, c2pa-python, httpx); a missing one leaves that plugin unavailable
+#: rather than breaking start-up.
+OPTIONAL_BUILTINS = (
+    "hallmark.analysis.text_detector",
+    "hallmark.analysis.image_detectors",
+    "hallmark.muse.backends",
+)
 
 
 def _optional_builtins() -> list[Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import math
 import re
 import secrets
 from datetime import datetime, timedelta
@@ -132,6 +133,7 @@ def authenticate(inst: Instance, handle: str, password: str) -> User:
             raise RateLimitedError(
                 "This account is locked after too many failed logins.",
                 hint=f"Try again after {locked:%H:%M} UTC.",
+                retry_after=max(1, math.ceil((locked - now).total_seconds())),
             )
         try:
             _hasher.verify(user.password_hash, password)

@@ -17,6 +17,9 @@ In: :func:`upload_credentials` summarises the manifest an upload carried (claim 
 signer, validation state, actions and their digital source types) for the work page, read by the
 same code as the ``c2pa`` image detector.
 
+With Celery workers (issue #9), :func:`signed_copy` has a worker sign the copy and waits for
+it, so signing large images does not take the web processes' CPU.
+
 The credentialed copy's bytes differ from the certified ones (the manifest is inside the file),
 so it verifies against its bundle only through the certificate id it carries, not by digest;
 docs/standards.md says so.
@@ -24,6 +27,7 @@ docs/standards.md says so.
 
 from __future__ import annotations
 
+import base64
 import io
 import logging
 from dataclasses import dataclass
@@ -39,7 +43,14 @@ from hallmark.crypto.c2pa_chain import (
     load_signing_credentials,
     root_pem,
 )
-from hallmark.errors import ConfigError, ConflictError, InputError
+from hallmark.errors import (
+    ConfigError,
+    ConflictError,
+    HallmarkError,
+    InputError,
+    NotFoundError,
+    UnavailableError,
+)
 from hallmark.services import log as log_service
 from hallmark.services.instance import Instance, c2pa_chain_files
 from hallmark.services.registry import CONSENT_CHOICES
@@ -316,6 +327,77 @@ def credentialed_copy(inst: Instance, work: Work) -> CredentialedCopy:
         filename=f"{work.id}.c2pa.{_EXTENSIONS[media_type]}",
         certificate_id=certificate["id"],
         has_parent=parent_label is not None,
+    )
+
+
+def signed_copy(inst: Instance, work: Work) -> CredentialedCopy:
+    """:func:`credentialed_copy`, signed on a worker when the instance has Celery workers
+    (issue #9, item 1), else here. ``work`` must be attached to an open session.
+
+    The work is checked here first, so a request for a text or a revoked work gets its answer
+    without a round trip. When the job queue cannot be reached the copy is signed here: the
+    web process holds the same keys, and a download should not fail for want of a worker.
+    """
+    from hallmark.workers.celery_app import SIGN_CREDENTIALS, BrokerUnavailable, call, can_call
+
+    if not can_call(inst.settings):
+        return credentialed_copy(inst, work)
+    _check_certifiable(work)
+    try:
+        answer = call(
+            inst.settings,
+            SIGN_CREDENTIALS,
+            [work.id],
+            timeout=inst.settings.job_result_timeout_seconds,
+        )
+    except BrokerUnavailable as exc:
+        logger.warning("signing %s here, as the job queue is down: %s", work.id, exc.detail)
+        return credentialed_copy(inst, work)
+    return copy_from_json(answer)
+
+
+#: The errors a worker's answer may carry back, by name.
+_ANSWER_ERRORS: dict[str, type[HallmarkError]] = {
+    kind.__name__: kind
+    for kind in (ConfigError, ConflictError, InputError, NotFoundError, UnavailableError)
+}
+
+
+def sign_as_worker(inst: Instance, work_id: str) -> dict[str, Any]:
+    """The ``hallmark.sign_credentials`` task: the credentialed copy of a work as JSON, or the
+    error that prevented it (shown by the web process that asked, as if signed there)."""
+    try:
+        with inst.db.session() as session:
+            work = session.get(Work, work_id)
+            if work is None:
+                raise NotFoundError(f"There is no work '{work_id[:40]}'.")
+            return copy_json(credentialed_copy(inst, work))
+    except HallmarkError as exc:
+        name = type(exc).__name__ if type(exc).__name__ in _ANSWER_ERRORS else "InputError"
+        return {"error": {"kind": name, "detail": exc.detail, "hint": exc.hint}}
+
+
+def copy_json(copy: CredentialedCopy) -> dict[str, Any]:
+    return {
+        "data": base64.b64encode(copy.data).decode("ascii"),
+        "media_type": copy.media_type,
+        "filename": copy.filename,
+        "certificate_id": copy.certificate_id,
+        "has_parent": copy.has_parent,
+    }
+
+
+def copy_from_json(answer: dict[str, Any]) -> CredentialedCopy:
+    error = answer.get("error")
+    if error:
+        kind = _ANSWER_ERRORS.get(str(error.get("kind")), InputError)
+        raise kind(str(error.get("detail")), hint=error.get("hint"))
+    return CredentialedCopy(
+        data=base64.b64decode(answer["data"]),
+        media_type=str(answer["media_type"]),
+        filename=str(answer["filename"]),
+        certificate_id=str(answer["certificate_id"]),
+        has_parent=bool(answer["has_parent"]),
     )
 
 

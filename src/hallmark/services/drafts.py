@@ -42,8 +42,9 @@ from hallmark.errors import (
 )
 from hallmark.services import registry
 from hallmark.services.instance import Instance
+from hallmark.muse import record as muse_record
 from hallmark.services.registry import Evidence, Registration
-from hallmark.storage.models import Authorship, Draft, JournalEvent, User, Work
+from hallmark.storage.models import Authorship, Draft, JournalEvent, MuseSuggestion, User, Work
 
 logger = logging.getLogger(__name__)
 
@@ -183,6 +184,12 @@ def _owned(session: Session, draft_id: str, viewer: User, *, lock: bool = False)
     return draft
 
 
+def owned_draft(session: Session, draft_id: str, viewer: User, *, lock: bool = False) -> Draft:
+    """The viewer's draft row, for the editor's other services (the muse, issue #8); anyone
+    else's, or a missing one, is "not found" alike."""
+    return _owned(session, draft_id, viewer, lock=lock)
+
+
 def _event_of(row: Sequence[Any]) -> dict[str, Any]:
     """A stored row as the canonical event it was accepted as (absent fields left out)."""
     seq, t, op, pos, text, length, ref, src = row
@@ -217,6 +224,31 @@ def _stamp(moment: datetime) -> str:
     # SQLite hands back naive datetimes; they were stored as UTC.
     aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
     return aware.isoformat()
+
+
+def muse_records(session: Session, draft_id: str) -> list[muse_record.SuggestionRecord]:
+    """The muse's suggestions for a draft, in the order they were made, as evidence."""
+    rows = session.scalars(
+        select(MuseSuggestion)
+        .where(MuseSuggestion.draft_id == draft_id)
+        .order_by(MuseSuggestion.created_at, MuseSuggestion.id)
+    )
+    return [
+        muse_record.SuggestionRecord(
+            id=row.id,
+            mode=row.mode,
+            backend=row.backend,
+            model=row.model,
+            created_at=_stamp(row.created_at),
+            prompt_sha256=row.prompt_sha256,
+            output_sha256=muse_record.text_sha256(row.output),
+            status=row.status,
+            chars=len(row.output),
+            copies=row.copies,
+            sources=tuple(str(source) for source in row.sources or ()),
+        )
+        for row in rows
+    ]
 
 
 def _view(draft: Draft, stats: dict[str, Any] | None = None) -> DraftView:
@@ -509,6 +541,7 @@ def submit_draft(
             )
         events = load_events(session, draft.id)
         head = bytes(draft.head)
+        suggestions = muse_records(session, draft.id)
     root = journal.journal_root(events, draft_id=draft_id)
     if root != head or len(events) != draft.next_seq:
         # The stored events no longer chain to the head recorded as they arrived: someone
@@ -523,6 +556,26 @@ def submit_draft(
     label, share = decide_label(report.ai_share, declare, ai_share)
     level = AssuranceLevel.DECLARED if report.flags else AssuranceLevel.PROCESS_VERIFIED
     draft_title = _draft_title(title)
+    report_doc = report.to_json()
+    items: list[dict[str, Any]] = [
+        {"kind": "journal", "sha256": root.hex(), "events": report.events}
+    ]
+    if suggestions or report.counts["muse"]:
+        # Issue #8: the report lists what the muse offered and what was used; the certificate
+        # commits to the suggestions by digest, so none can be added or dropped afterwards.
+        muse = muse_record.summary(
+            suggestions, muse_record.inserted_by_ref(events), share=report.shares["muse"]
+        )
+        report_doc["muse"] = muse
+        if suggestions:
+            items.append(
+                {
+                    "kind": "muse",
+                    "sha256": muse["record_sha256"],
+                    "suggestions": muse["offered"],
+                    "used": muse["used"],
+                }
+            )
 
     def attach(session: Session, work_id: str) -> None:
         locked = session.scalar(select(Draft).where(Draft.id == draft_id).with_for_update())
@@ -540,7 +593,7 @@ def submit_draft(
                 work_id=work_id,
                 draft_id=draft_id,
                 journal_root=root.hex(),
-                report=report.to_json(),
+                report=report_doc,
                 public=bool(report_public),
             )
         )
@@ -558,7 +611,7 @@ def submit_draft(
         consent_policy_url=consent_policy_url,
         evidence=Evidence(
             level=level,
-            items=[{"kind": "journal", "sha256": root.hex(), "events": report.events}],
+            items=items,
             authorship={
                 "journal_root": root.hex(),
                 "shares": report.shares,

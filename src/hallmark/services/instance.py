@@ -125,7 +125,8 @@ def init_instance(
         settings = Settings.load(home)
         db = Database(settings.resolved_database_url)
         try:
-            upgrade(db)
+            # Migrations that index stored works (0006, search) read them from the blob store.
+            upgrade(db, blobs=choose("hallmark_blob_stores", settings.blob_store)(settings))
         finally:
             db.dispose()
         # Instances made before issue #6 have no Content Credentials chain yet.

@@ -30,12 +30,18 @@ from hallmark.core.certificate import (
     sign_statement,
     statement_sha256,
 )
-from hallmark.core.digests import sha256_hex
+from hallmark.core.digests import decode_text, sha256_hex
 from hallmark.core.labels import AssuranceLevel, OriginLabel, check_ai_share
-from hallmark.errors import ConflictError, InputError, NotFoundError, PermissionDeniedError
+from hallmark.errors import (
+    AuthError,
+    ConflictError,
+    InputError,
+    NotFoundError,
+    PermissionDeniedError,
+)
 from hallmark.services import consent as consent_rules
+from hallmark.services import listing, search, similarity
 from hallmark.services import log as log_service
-from hallmark.services import similarity
 from hallmark.services.instance import Instance
 from hallmark.services.media import MediaInfo, inspect
 from hallmark.storage.log_store import LogStore
@@ -142,6 +148,8 @@ def register_work(
         max_text_chars=settings.max_text_chars,
     )
     declaration = {"label": label.value, "ai_share": share, "statement": statement_text}
+    # inspect() has checked that a text work is UTF-8; search indexes its text (issue #7).
+    text = decode_text(data) if media.kind == "text" else None
     blob_key = inst.blobs.put(data)
     try:
         return _record(
@@ -156,6 +164,7 @@ def register_work(
             blob_key,
             chosen,
             evidence or Evidence(),
+            text,
         )
     except BaseException:
         # Drop the blob unless another work, or a stored draft (issue #3), uses the same bytes.
@@ -182,6 +191,7 @@ def _record(
     blob_key: str,
     chosen: consent_rules.Consent | None,
     evidence: Evidence,
+    text: str | None,
 ) -> Registration:
     with inst.db.log_writer() as session:
         creator = session.get(User, creator_id)
@@ -227,30 +237,29 @@ def _record(
         )
         signature = sign_statement(body, inst.signer)
         sha = statement_sha256(body)
-        session.add(
-            Work(
-                id=work_id,
-                creator_id=creator.id,
-                title=title,
-                kind=media.kind,
-                media_type=media.media_type,
-                size=media.size,
-                sha256=media.digests.sha256,
-                normalized_text_sha256=media.digests.normalized_text_sha256,
-                perceptual_hash=media.digests.perceptual_hash,
-                blob_key=blob_key,
-                visibility=visibility,
-                label=label.value,
-                level=evidence.level.value,
-                ai_share=share,
-                declaration=declaration,
-                review_status="pending" if evidence.review_reasons else "none",
-                review_reasons=evidence.review_reasons or None,
-                created_at=now,
-                consent=consent.value,
-                consent_policy_url=consent.policy_url,
-            )
+        work = Work(
+            id=work_id,
+            creator_id=creator.id,
+            title=title,
+            kind=media.kind,
+            media_type=media.media_type,
+            size=media.size,
+            sha256=media.digests.sha256,
+            normalized_text_sha256=media.digests.normalized_text_sha256,
+            perceptual_hash=media.digests.perceptual_hash,
+            blob_key=blob_key,
+            visibility=visibility,
+            label=label.value,
+            level=evidence.level.value,
+            ai_share=share,
+            declaration=declaration,
+            review_status="pending" if evidence.review_reasons else "none",
+            review_reasons=evidence.review_reasons or None,
+            created_at=now,
+            consent=consent.value,
+            consent_policy_url=consent.policy_url,
         )
+        session.add(work)
         session.flush()
         if evidence.attach is not None:
             evidence.attach(session, work_id)
@@ -268,6 +277,7 @@ def _record(
         appended = log_service.append_statement(inst, session, "certificate", sha, leaf_input(body))
         if appended != index:
             raise AssertionError("log index changed under the write lock")
+        search.index_work(session, work, text)
         bundle = build_bundle(session, cert_row)
     logger.info("registered %s as %s (%s, log index %d)", work_id, cert_id, label.value, index)
     return Registration(
@@ -329,10 +339,27 @@ def list_works(
     *,
     creator: User | None = None,
     limit: int = 50,
-    before: str | None = None,
 ) -> list[Work]:
     """Works newest first: public ones, plus the viewer's own when listing their own works."""
-    query = select(Work).order_by(Work.created_at.desc(), Work.id.desc()).limit(min(limit, 200))
+    return page_works(session, viewer, creator=creator, limit=limit).works
+
+
+def page_works(
+    session: Session,
+    viewer: User | None,
+    *,
+    creator: User | None = None,
+    limit: int = 50,
+    filters: listing.Filters = listing.ALL,
+    after: listing.Cursor | None = None,
+) -> listing.Page:
+    """One page of :func:`list_works`, narrowed by ``filters``, starting after ``after``.
+
+    Unlike the gallery, revoked works are included (:func:`work_json` marks them): an API
+    client that keeps copies needs to learn of a revocation.
+    """
+    limit = max(1, min(limit, 200))
+    query = filters.apply(select(Work))
     if creator is not None:
         query = query.where(Work.creator_id == creator.id)
     own = viewer is not None and (
@@ -340,7 +367,33 @@ def list_works(
     )
     if not own:
         query = query.where(Work.visibility == "public")
-    return list(session.scalars(query))
+    return listing.page_of(list(session.scalars(listing.newest_first(query, after, limit))), limit)
+
+
+def change_visibility(
+    inst: Instance, work_id: str, viewer: User | None, visibility: str
+) -> dict[str, Any]:
+    """Make a work public, unlisted or private (its creator, or an admin).
+
+    Visibility is not part of the certificate, so nothing is signed or logged; the gallery and
+    search follow at once, since the search index is updated in the same transaction.
+    """
+    if viewer is None:
+        raise AuthError("Sign in to change a work's visibility.")
+    if not (visibility or "").strip():
+        raise InputError("Choose a visibility.", hint=f"Use one of: {', '.join(VISIBILITIES)}.")
+    chosen = check_visibility(visibility)
+    # A writer session: on SQLite it takes the write lock at once, where a read that turns
+    # into a write fails if another write committed meanwhile; registrations index works too.
+    with inst.db.log_writer() as session:
+        work = get_work(session, work_id, viewer)
+        if viewer.id != work.creator_id and viewer.role != "admin":
+            raise PermissionDeniedError("Only the work's creator may change its visibility.")
+        if work.visibility != chosen:
+            work.visibility = chosen
+            search.reindex_work(inst, session, work)
+            logger.info("work %s is now %s", work.id, chosen)
+        return work_json(work)
 
 
 def work_json(work: Work) -> dict[str, Any]:
@@ -407,8 +460,10 @@ def revoke_in(
     """Revoke ``cert`` in the caller's log-writer transaction (the caller has checked who may)."""
     body = _log_revocation(inst, session, cert, reason, actor_id)
     if not cert.superseded:
-        # A work without a valid certificate is no longer prior art for anyone.
+        # A work without a valid certificate is no longer prior art for anyone, nor shown in
+        # the gallery or found by search (issue #7).
         similarity.deactivate(session, cert.work_id)
+        search.remove_work(session, cert.work_id)
     return body
 
 

@@ -32,9 +32,17 @@ from hallmark.errors import (
 )
 from hallmark.services import analysis as analysis_service
 from hallmark.services import log as log_service
-from hallmark.services import registry, stages
+from hallmark.services import notifications, registry, stages
 from hallmark.services.instance import Instance
-from hallmark.storage.models import Appeal, Authorship, Certificate, Review, User, Work
+from hallmark.storage.models import (
+    Appeal,
+    Authorship,
+    Certificate,
+    Dispute,
+    Review,
+    User,
+    Work,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -57,11 +65,21 @@ def require_reviewer(user: User | None) -> User:
     return user
 
 
-def _queued_work(session: Session, work_id: str) -> Work:
+def _queued_work(session: Session, work_id: str, viewer: User) -> Work:
+    """The work, if it is a reviewer's business: one they may see anyway, one that is or was
+    in review, or one in a dispute. A private work that never went to review is its creator's
+    and admins' alone (issue #7, item 6), so for a reviewer it does not exist."""
     work = session.get(Work, work_id) if len(work_id) <= 40 else None
-    if work is None:
+    if work is None or not (
+        registry.can_see(work, viewer) or work.review_status != "none" or _disputed(session, work)
+    ):
         raise NotFoundError(f"There is no work '{work_id[:40]}'.")
     return work
+
+
+def _disputed(session: Session, work: Work) -> bool:
+    either = (Dispute.claimant_work_id == work.id) | (Dispute.respondent_work_id == work.id)
+    return session.scalar(select(Dispute.id).where(either).limit(1)) is not None
 
 
 def queue(inst: Instance, viewer: User | None) -> list[dict[str, Any]]:
@@ -85,6 +103,30 @@ def queue(inst: Instance, viewer: User | None) -> list[dict[str, Any]]:
                 "reasons": work.review_reasons or [],
                 "created_at": work.created_at.isoformat(),
                 "own": viewer is not None and viewer.id == work.creator_id,
+            }
+            for work in works
+        ]
+
+
+def for_creator(inst: Instance, creator: User) -> list[dict[str, Any]]:
+    """The creator's works waiting for a person (pending, or appealed), newest first, with
+    why they wait: their dashboard's "under review" list (issue #7, item 3)."""
+    with inst.db.session() as session:
+        works = session.scalars(
+            select(Work)
+            .where(Work.creator_id == creator.id, Work.review_status.in_(IN_QUEUE))
+            .order_by(Work.created_at.desc(), Work.id.desc())
+        )
+        return [
+            {
+                "work_id": work.id,
+                "title": work.title,
+                "kind": work.kind,
+                "label": work.label,
+                "level": work.level,
+                "review_status": work.review_status,
+                "reasons": work.review_reasons or [],
+                "created_at": work.created_at.isoformat(),
             }
             for work in works
         ]
@@ -140,9 +182,9 @@ def status_for(session: Session, work: Work) -> dict[str, Any]:
 
 def evidence(inst: Instance, work_id: str, viewer: User | None) -> dict[str, Any]:
     """All the evidence about one work, for a reviewer to read side by side."""
-    require_reviewer(viewer)
+    reviewer = require_reviewer(viewer)
     with inst.db.session() as session:
-        work = _queued_work(session, work_id)
+        work = _queued_work(session, work_id, reviewer)
         cert = work.certificate
         report = session.get(Authorship, work.id)
         latest = analysis_service.latest(session, work.id)
@@ -202,7 +244,7 @@ def decide(
     if len(reason) > MAX_REASON:
         raise InputError(f"The reason is longer than {MAX_REASON} characters.")
     with inst.db.session() as session:
-        work = _queued_work(session, work_id)
+        work = _queued_work(session, work_id, reviewer)
         if work.creator_id == reviewer.id:
             raise PermissionDeniedError("Nobody reviews their own work.")
         if work.review_status not in IN_QUEUE:
@@ -211,7 +253,7 @@ def decide(
     review_id = inst.new_id("v")
 
     def record(session: Session, certificate: Certificate | None = None) -> None:
-        work = _queued_work(session, work_id)
+        work = _queued_work(session, work_id, reviewer)
         # Checked again under the write: two reviewers deciding at once must not both win.
         if work.review_status not in IN_QUEUE:
             raise ConflictError("This work is not waiting for review.")
@@ -229,8 +271,19 @@ def decide(
         session.flush()
         work.review_status = decision
         appeal = session.scalar(select(Appeal).where(Appeal.work_id == work.id))
-        if appeal is not None and appeal.answer_id is None:
+        answers_appeal = appeal is not None and appeal.answer_id is None
+        if appeal is not None and answers_appeal:
             appeal.answer_id = review_id
+        # Issue #7, item 3: the creator learns of the decision on their dashboard, written in
+        # the decision's own transaction.
+        notifications.notify(
+            inst,
+            session,
+            work.creator_id,
+            "appeal-answered" if answers_appeal else "review-decided",
+            _decision_message(work.title, decision, reason, appeal=answers_appeal),
+            work_id=work.id,
+        )
 
     certificate_id = None
     if decision == "approved":
@@ -268,6 +321,17 @@ def decide(
         "reason": reason,
         "certificate_id": certificate_id,
     }
+
+
+def _decision_message(title: str, decision: str, reason: str, *, appeal: bool) -> str:
+    subject = f"Your appeal about '{title}'" if appeal else f"The review of '{title}'"
+    if decision == "approved":
+        message = f"{subject}: approved. The work's certificate is reissued at level Reviewed."
+    else:
+        message = f"{subject}: rejected. The certificate stays as it was."
+        if not appeal:
+            message += " You may appeal once, from the work's page."
+    return f"{message} The reviewer's reason: {reason}" if reason else message
 
 
 def appeal(inst: Instance, work_id: str, creator: User | None, *, message: str) -> dict[str, Any]:

@@ -7,6 +7,13 @@ Writers that touch the log must be serialized across threads and processes (issu
   log size. WAL mode lets readers go on meanwhile.
 - PostgreSQL: write sessions take a transaction-scoped advisory lock
   (``pg_advisory_xact_lock``), released by commit or rollback, even if the process dies.
+  Every web process and worker takes the same lock, so the log keeps one sequencer however
+  many processes write to it (issue #9, item 2).
+
+A database that is down, restarting or too busy for now is not a bug: the sessions below raise
+:class:`~hallmark.errors.UnavailableError` for it (503, "try again"), and the pool checks each
+connection before use (``pool_pre_ping``), so the next request after the database is back
+works without a restart.
 """
 
 from __future__ import annotations
@@ -18,17 +25,24 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
-from hallmark.errors import ConfigError
+from hallmark.errors import ConfigError, UnavailableError
 
 logger = logging.getLogger(__name__)
 
 #: Arbitrary fixed key for the log's PostgreSQL advisory lock ("HLMK" in ASCII).
 LOG_LOCK_KEY = 0x484C4D4B
 _WRITE_OPTION = "hallmark_write"
+#: Seconds to wait for a PostgreSQL connection before the request fails as unavailable.
+CONNECT_TIMEOUT = 10
+#: Seconds a client is told to wait (Retry-After) when the database cannot be reached.
+RETRY_AFTER = 5
+#: SQLite result codes that mean "busy or not there for now" rather than a mistake in a query.
+_SQLITE_TRANSIENT = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_IOERR", "SQLITE_CANTOPEN")
 
 
 def make_engine(url: str) -> Engine:
@@ -45,7 +59,9 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
-        return create_engine(parsed, pool_pre_ping=True)
+        return create_engine(
+            parsed, pool_pre_ping=True, connect_args={"connect_timeout": CONNECT_TIMEOUT}
+        )
     raise ConfigError(
         f"Database '{parsed.get_backend_name()}' is not supported.",
         hint="Use a sqlite:/// or postgresql:// URL.",
@@ -72,6 +88,43 @@ def _configure_sqlite(engine: Engine) -> None:
             conn.exec_driver_sql("BEGIN")
 
 
+def is_unavailable(error: BaseException) -> bool:
+    """Whether a database error means the database is down or busy for now (worth a retry
+    later), as opposed to a mistake in a query or a schema that does not fit."""
+    if isinstance(error, sa_exc.TimeoutError | sa_exc.DisconnectionError):
+        return True
+    if not isinstance(error, sa_exc.DBAPIError):
+        return False
+    if error.connection_invalidated or isinstance(error, sa_exc.InterfaceError):
+        return True
+    if not isinstance(error, sa_exc.OperationalError):
+        return False
+    # psycopg's OperationalError is "not under the programmer's control" (a lost connection,
+    # a server shutting down, a serialization failure); SQLite's also covers "no such table".
+    name = getattr(error.orig, "sqlite_errorname", None)
+    return name is None or str(name).startswith(_SQLITE_TRANSIENT)
+
+
+def unavailable(error: BaseException) -> UnavailableError:
+    """The error a request or a job meets while the database cannot be reached."""
+    logger.warning("database unavailable: %s", str(error).splitlines()[0][:300])
+    return UnavailableError(
+        "The database cannot be reached just now.",
+        hint="Try again in a few seconds.",
+        retry_after=RETRY_AFTER,
+    )
+
+
+@contextmanager
+def _translated() -> Iterator[None]:
+    try:
+        yield
+    except (sa_exc.DBAPIError, sa_exc.TimeoutError, sa_exc.DisconnectionError) as error:
+        if is_unavailable(error):
+            raise unavailable(error) from error
+        raise
+
+
 class Database:
     """One engine plus two session factories: plain reads, and serialized log writes."""
 
@@ -86,13 +139,13 @@ class Database:
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A session for reads and for writes that do not touch the log; commits on success."""
-        with self._read() as session, session.begin():
+        with _translated(), self._read() as session, session.begin():
             yield session
 
     @contextmanager
     def log_writer(self) -> Iterator[Session]:
         """A session holding the log's write lock until it commits or rolls back."""
-        with self._write() as session, session.begin():
+        with _translated(), self._write() as session, session.begin():
             if self.dialect == "postgresql":
                 session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOG_LOCK_KEY})
             yield session

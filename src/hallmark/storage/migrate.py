@@ -7,6 +7,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
+from hallmark.storage.blobs import BlobStore
 from hallmark.storage.database import Database
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -18,8 +19,11 @@ def alembic_config() -> Config:
     return config
 
 
-def upgrade(db: Database, revision: str = "head") -> None:
+def upgrade(db: Database, revision: str = "head", *, blobs: BlobStore | None = None) -> None:
+    """Bring ``db`` up to ``revision``. ``blobs``, the instance's blob store, lets a migration
+    read stored works (0006 indexes the text of text works for search)."""
     config = alembic_config()
     with db.engine.begin() as conn:
         config.attributes["connection"] = conn
+        config.attributes["blobs"] = blobs
         command.upgrade(config, revision)

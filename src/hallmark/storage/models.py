@@ -72,10 +72,16 @@ class ApiToken(Base):
 
 class Work(Base):
     __tablename__ = "works"
-    __table_args__ = (Index("ix_works_visibility_created", "visibility", "created_at"),)
+    # The gallery, search and creator pages list works newest first and page with a
+    # (created_at, id) cursor (issue #7), so each listing walks one of these in order.
+    __table_args__ = (
+        Index("ix_works_visibility_created_id", "visibility", "created_at", "id"),
+        Index("ix_works_visibility_label_created_id", "visibility", "label", "created_at", "id"),
+        Index("ix_works_creator_created_id", "creator_id", "created_at", "id"),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    creator_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    creator_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
     title: Mapped[str] = mapped_column(String(300))
     kind: Mapped[str] = mapped_column(String(16))
     media_type: Mapped[str] = mapped_column(String(100))
@@ -192,6 +198,10 @@ class Draft(Base):
     work_id: Mapped[str | None] = mapped_column(ForeignKey("works.id"), unique=True)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    #: The creator's muse switches for this draft (issue #8): whether the muse may write prose
+    #: (``continue``), and whether it may draw on the creator's earlier works.
+    muse_continue: Mapped[bool] = mapped_column(default=True, server_default=true())
+    muse_personal: Mapped[bool] = mapped_column(default=True, server_default=true())
 
 
 class JournalEvent(Base):
@@ -226,6 +236,35 @@ class Authorship(Base):
     public: Mapped[bool] = mapped_column(default=False)
 
 
+class MuseSuggestion(Base):
+    """One answer of the muse to a draft's creator (issue #8): evidence of how the draft grew.
+
+    The prompt itself (the draft and the creator's earlier works) is not kept, only its
+    SHA-256; ``output`` is what the muse said, in full. ``sources`` lists the earlier works the
+    prompt quoted for the creator's voice. Whether a suggestion was used is read from the
+    journal: a ``muse`` event names it in its ``ref``.
+    """
+
+    __tablename__ = "muse_suggestions"
+    __table_args__ = (Index("ix_muse_suggestions_draft_created", "draft_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    draft_id: Mapped[str] = mapped_column(ForeignKey("drafts.id", ondelete="CASCADE"))
+    #: questions, ideas, critique or continue.
+    mode: Mapped[str] = mapped_column(String(16))
+    backend: Mapped[str] = mapped_column(String(64))
+    model: Mapped[str] = mapped_column(String(200))
+    prompt_sha256: Mapped[str] = mapped_column(String(64))
+    sources: Mapped[list[Any]] = mapped_column(JSON)
+    output: Mapped[str] = mapped_column(Text, default="")
+    #: streaming, complete, cancelled (the creator stopped it) or failed (the backend did).
+    status: Mapped[str] = mapped_column(String(16))
+    #: How many times the creator copied it from the panel.
+    copies: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    created_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+
+
 class WorkStage(Base):
     """A draft or stage of a work made elsewhere, uploaded before the final version (issue #3)."""
 
@@ -250,6 +289,8 @@ class Analysis(Base):
     """One run of the detectors over a work, and what the policy proposed from it (issue #4)."""
 
     __tablename__ = "analyses"
+    # The sweep that sends lost jobs again looks for unfinished rows whose lease has run out.
+    __table_args__ = (Index("ix_analyses_status_lease_until", "status", "lease_until"),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     work_id: Mapped[str] = mapped_column(ForeignKey("works.id"), index=True)
@@ -262,6 +303,15 @@ class Analysis(Base):
     error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
+    #: Times a worker claimed the job (issue #9); one that keeps losing its worker is failed
+    #: after ``job_max_attempts``.
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: Who runs it, or ran it last: a Celery worker or a web process, with its pid.
+    worker: Mapped[str | None] = mapped_column(String(200))
+    started_at: Mapped[datetime | None]
+    #: While running, the claim holds until then, renewed by the worker's heartbeat; while
+    #: queued, the sweep sends the job again after then if no worker has taken it.
+    lease_until: Mapped[datetime | None]
 
 
 class Review(Base):
@@ -390,6 +440,7 @@ __all__ = [
     "JournalEvent",
     "LogEntry",
     "LogNode",
+    "MuseSuggestion",
     "Notification",
     "Review",
     "Revocation",

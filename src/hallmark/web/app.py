@@ -20,6 +20,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.staticfiles import StaticFiles
 
 from hallmark import __version__
+from hallmark.errors import UnavailableError
 from hallmark.services import analysis, similarity
 from hallmark.services.instance import Instance, open_instance
 from hallmark.settings import Settings
@@ -51,7 +52,13 @@ def create_app(settings: Settings, *, instance: Instance | None = None) -> FastA
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        resumed = analysis.resume_unfinished(inst)
+        try:
+            resumed = analysis.resume_unfinished(inst)
+        except UnavailableError as exc:
+            # A process restarted while the database is down still starts (and answers 503
+            # until it is back); the jobs' sweep finds what was left unfinished later.
+            logger.warning("unfinished analyses not resumed: %s", exc.detail)
+            resumed = 0
         if resumed:
             logger.info("queued %d unfinished analyses again", resumed)
         yield
@@ -90,7 +97,7 @@ def create_app(settings: Settings, *, instance: Instance | None = None) -> FastA
         same_site="lax",
         https_only=settings.secure_cookies,
     )
-    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware, https_only=settings.secure_cookies)
     return app
 
 

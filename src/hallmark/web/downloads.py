@@ -5,7 +5,8 @@ media type is the one Hallmark detected (never the uploader's), ``nosniff`` stop
 text is always an attachment, and a sandboxing CSP covers the response should it be opened
 anyway. Images are shown inline, since the work page displays them. The credentialed copy
 (``?credentials=c2pa``, issue #6) is an attachment under the same rules. Every file answer
-carries the work's AI-training consent as W3C TDMRep headers (issue #6, item 3).
+carries the work's AI-training consent as W3C TDMRep headers (issue #6, item 3). The bytes
+as certified are streamed from the blob store; the credentialed copy is built in memory.
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy.orm import Session
-from starlette.responses import JSONResponse, Response
+from starlette.background import BackgroundTask
+from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from hallmark.core.bundle import BUNDLE_MEDIA_TYPE
 from hallmark.errors import InputError, NotFoundError
 from hallmark.services import consent
-from hallmark.services.credentials import C2PA_FORMAT, credentialed_copy
+from hallmark.services.credentials import C2PA_FORMAT, signed_copy
 from hallmark.services.instance import Instance
 from hallmark.services.registry import build_bundle
 from hallmark.storage.models import Work
@@ -50,15 +52,21 @@ def _file_headers(work: Work, disposition: str, filename: str) -> dict[str, str]
 
 
 def file_response(inst: Instance, work: Work) -> Response:
-    data = inst.blobs.get(work.blob_key)
+    # The blob is opened here, so a missing blob or a store that is down is still a 404 or a
+    # 503; its bytes then go out chunk by chunk, never whole in memory (issue #9, item 3).
+    blob = inst.blobs.stream(work.blob_key)
     extension = _EXTENSIONS.get(work.media_type, "bin")
     is_text = work.kind == "text"
     media_type = f"{work.media_type}; charset=utf-8" if is_text else work.media_type
     disposition = "attachment" if is_text else "inline"
-    return Response(
-        data,
+    headers = _file_headers(work, disposition, f"{work.id}.{extension}")
+    headers["Content-Length"] = str(blob.size)
+    return StreamingResponse(
+        iter(blob),
         media_type=media_type,
-        headers=_file_headers(work, disposition, f"{work.id}.{extension}"),
+        headers=headers,
+        # Runs however the answer ends, a client that hangs up half-way included.
+        background=BackgroundTask(blob.close),
     )
 
 
@@ -74,7 +82,7 @@ def work_file_response(inst: Instance, work: Work, credentials: str | None) -> R
             f"'{credentials[:20]}' is not a kind of credentials Hallmark embeds.",
             hint=f"Use ?credentials={C2PA_FORMAT} for Content Credentials, or leave it out.",
         )
-    copy = credentialed_copy(inst, work)
+    copy = signed_copy(inst, work)
     return Response(
         copy.data,
         media_type=copy.media_type,

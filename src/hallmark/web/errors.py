@@ -88,6 +88,12 @@ PROBLEM_TYPES: dict[str, tuple[str, str]] = {
         "The form was sent without the security token from this site, or with an old one. "
         "Reload the page and send the form again.",
     ),
+    "service-unavailable": (
+        "Service unavailable",
+        "This feature is turned off on this instance, or a service it needs (the database, "
+        "the job queue, the blob store) is down for a moment. Try again later; when a "
+        "Retry-After header is sent, it says how many seconds to wait.",
+    ),
     "server-error": (
         "Server error",
         "Something went wrong on the server. It has been logged; try again later.",
@@ -251,7 +257,7 @@ def to_problem(exc: BaseException, request: Request) -> Problem:
             problem.extensions["reason"] = exc.reason
         if isinstance(exc, AuthError):
             problem.headers["WWW-Authenticate"] = 'Bearer realm="hallmark"'
-        if isinstance(exc, RateLimitedError) and exc.retry_after is not None:
+        if isinstance(exc, RateLimitedError | UnavailableError) and exc.retry_after is not None:
             # RFC 9110, section 10.2.3: the client may try again after this many seconds.
             problem.headers["Retry-After"] = str(exc.retry_after)
             problem.extensions["retry_after"] = exc.retry_after

@@ -14,6 +14,11 @@ CONTENT_SECURITY_POLICY = (
     "base-uri 'self'; form-action 'self'"
 )
 
+#: Sent when the site is served over HTTPS only (secure cookies): browsers then refuse plain
+#: HTTP to it for a year, so a network attacker cannot strip TLS (RFC 6797). Subdomains are
+#: left out, as the instance may share its domain with other sites.
+STRICT_TRANSPORT_SECURITY = "max-age=31536000"
+
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
@@ -22,8 +27,12 @@ SECURITY_HEADERS = {
 }
 
 
-def add_security_headers(headers: MutableHeaders, policy: str = CONTENT_SECURITY_POLICY) -> None:
+def add_security_headers(
+    headers: MutableHeaders, policy: str = CONTENT_SECURITY_POLICY, *, https_only: bool = False
+) -> None:
     """Add the policy and the other headers, keeping any a route has set more strictly."""
     headers.setdefault("Content-Security-Policy", policy)
     for name, value in SECURITY_HEADERS.items():
         headers.setdefault(name, value)
+    if https_only:
+        headers.setdefault("Strict-Transport-Security", STRICT_TRANSPORT_SECURITY)

@@ -19,10 +19,12 @@ BODY_OVERHEAD_BYTES = 1_100_000
 
 
 class SecurityHeadersMiddleware:
-    """Adds the CSP and related headers, unless a route has set its own stricter policy."""
+    """Adds the CSP and related headers, unless a route has set its own stricter policy;
+    with ``https_only``, also HSTS."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, https_only: bool = False) -> None:
         self.app = app
+        self.https_only = https_only
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -32,7 +34,9 @@ class SecurityHeadersMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                add_security_headers(MutableHeaders(scope=message), policy)
+                add_security_headers(
+                    MutableHeaders(scope=message), policy, https_only=self.https_only
+                )
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

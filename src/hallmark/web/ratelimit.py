@@ -6,24 +6,32 @@ Each client (an API user, else a network address) has one bucket per budget, for
 fast as it refills. A request is admitted only when every budget it draws on has enough; then
 all are charged at once, otherwise none is, and the caller learns how long to wait.
 
-The state lives in this process: several workers each keep their own count, so the effective
-limit is per worker. That suits one instance on one machine; a fleet would put the buckets in a
-shared store instead.
+By default the state lives in this process (:class:`TokenBuckets`): several web processes
+each keep their own count, so the effective limit is per process. That suits one instance on
+one machine. With ``rate_limit_store = "redis"`` (issue #9, item 2) the buckets live in Redis
+(:class:`RedisTokenBuckets`), shared by every process: one Lua script reads, refills, checks
+and charges all of a request's budgets at once, so two processes never both spend the same
+tokens. While Redis cannot be reached, rate-limited requests fail with 503 rather than go
+uncounted.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from starlette.requests import Request
 
-from hallmark.errors import RateLimitedError
+from hallmark.errors import RateLimitedError, UnavailableError
 from hallmark.storage.models import User
+
+logger = logging.getLogger(__name__)
 
 #: Clients remembered at most. An idle client's buckets are full again after a minute, so
 #: forgetting the least recently seen ones loses nothing once the table is this large.
@@ -93,6 +101,147 @@ class TokenBuckets:
             self._clients.popitem(last=False)
 
 
+class Buckets(Protocol):
+    """Token buckets over named budgets, wherever they are kept."""
+
+    per_minute: dict[str, int]
+
+    def take(self, client: str, costs: Mapping[str, int]) -> float: ...
+
+    def fits(self, costs: Mapping[str, int]) -> bool: ...
+
+
+#: Reads, refills, checks and charges every budget of one request in one step. KEYS: one hash
+#: per budget; ARGV: the time (empty: the server's), then each budget's size and cost. Answers
+#: the seconds to wait as a string (0 when admitted), as Redis would cut a number to an integer.
+_TAKE_SCRIPT = """
+local now = tonumber(ARGV[1])
+if now == nil then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+end
+local wait = 0
+local tokens = {}
+for i = 1, #KEYS do
+  local size = tonumber(ARGV[2 * i])
+  local cost = tonumber(ARGV[2 * i + 1])
+  local rate = size / 60.0
+  local held = redis.call('HMGET', KEYS[i], 'tokens', 'updated')
+  local have = tonumber(held[1])
+  local updated = tonumber(held[2])
+  if have == nil or updated == nil then
+    have = size
+    updated = now
+  end
+  have = math.min(size, have + math.max(0, now - updated) * rate)
+  tokens[i] = have - cost
+  if have < cost then
+    wait = math.max(wait, (cost - have) / rate)
+  end
+end
+if wait > 0 then
+  return tostring(wait)
+end
+for i = 1, #KEYS do
+  redis.call('HSET', KEYS[i], 'tokens', tostring(tokens[i]), 'updated', tostring(now))
+  -- An idle bucket is full again after a minute; then it need not be kept.
+  redis.call('EXPIRE', KEYS[i], 120)
+end
+return '0'
+"""
+#: Seconds a client is told to wait (Retry-After) when Redis cannot be reached.
+REDIS_RETRY_AFTER = 5
+
+
+class RedisTokenBuckets:
+    """The same token buckets, kept in Redis and shared by every web process.
+
+    ``clock`` (seconds) is for tests; by default the Redis server's clock is used, so the web
+    processes' own clocks need not agree.
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        name: str,
+        per_minute: Mapping[str, int],
+        *,
+        prefix: str = "hallmark",
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        if not per_minute or min(per_minute.values()) < 1:
+            raise ValueError("every budget needs at least one token a minute")
+        self.per_minute = dict(per_minute)
+        self._client = client
+        self._prefix = f"{prefix}:ratelimit:{name}"
+        self._clock = clock
+        self._script = client.register_script(_TAKE_SCRIPT)
+
+    def take(self, client: str, costs: Mapping[str, int]) -> float:
+        from redis.exceptions import RedisError
+
+        names = sorted(costs)
+        keys = [f"{self._prefix}:{budget}:{client}" for budget in names]
+        args: list[str | int] = ["" if self._clock is None else repr(self._clock())]
+        for budget in names:
+            args += [self.per_minute[budget], costs[budget]]
+        try:
+            answer = self._script(keys=keys, args=args)
+        except RedisError as exc:
+            raise _redis_down(exc) from exc
+        return float(answer)
+
+    def fits(self, costs: Mapping[str, int]) -> bool:
+        return all(amount <= self.per_minute[name] for name, amount in costs.items())
+
+
+def _redis_down(error: BaseException) -> UnavailableError:
+    logger.warning("rate limits cannot be checked: %s: %s", type(error).__name__, error)
+    return UnavailableError(
+        "Requests cannot be counted against their limits just now, so this one is refused.",
+        hint="Try again in a few seconds.",
+        retry_after=REDIS_RETRY_AFTER,
+    )
+
+
+def redis_client(url: str) -> Any:
+    """A Redis client that fails within seconds when the server is down, and reconnects by
+    itself when it is back."""
+    import redis
+
+    return redis.Redis.from_url(
+        url, socket_connect_timeout=2.0, socket_timeout=2.0, health_check_interval=30
+    )
+
+
+_app_buckets_lock = threading.Lock()
+
+
+def app_buckets(request: Request, name: str, per_minute: Mapping[str, int]) -> Buckets:
+    """The app's buckets called ``name``, made on first use and again when the budgets change.
+
+    They live on ``app.state``, as the settings they come from belong to one app: in this
+    process, or in Redis when ``rate_limit_store`` says so.
+    """
+    state = request.app.state
+    settings = state.settings
+    with _app_buckets_lock:
+        table: dict[str, Buckets] = getattr(state, "rate_limits", None) or {}
+        buckets = table.get(name)
+        if buckets is None or buckets.per_minute != dict(per_minute):
+            if settings.rate_limit_store == "redis":
+                client = getattr(state, "redis", None)
+                if client is None:
+                    client = state.redis = redis_client(settings.redis_url)
+                prefix = f"hallmark:{settings.origin}"
+                buckets = RedisTokenBuckets(client, name, per_minute, prefix=prefix)
+            else:
+                buckets = TokenBuckets(per_minute)
+            table[name] = buckets
+            state.rate_limits = table
+        return buckets
+
+
 def client_key(request: Request, user: User | None) -> str:
     """Who a request is charged to: the API user when a token was sent, else the address.
 
@@ -105,7 +254,7 @@ def client_key(request: Request, user: User | None) -> str:
     return f"address:{host}"
 
 
-def charge(buckets: TokenBuckets, client: str, costs: Mapping[str, int], what: str) -> None:
+def charge(buckets: Buckets, client: str, costs: Mapping[str, int], what: str) -> None:
     """Charge ``costs``, or raise :class:`RateLimitedError` with the seconds to wait."""
     wait = buckets.take(client, costs)
     if wait > 0:

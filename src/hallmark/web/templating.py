@@ -54,7 +54,8 @@ MATCHES: dict[str, str] = {
 }
 
 VISIBILITIES: dict[str, str] = {
-    "public": "Public: listed on the home page and found by verification.",
+    "public": "Public: listed on the home page and in the gallery, found by search and "
+    "by verification.",
     "unlisted": "Unlisted: anyone with the link can see it; it is not listed.",
     "private": "Private: only you (and the instance's admins) can see it.",
 }

@@ -12,8 +12,11 @@ from hallmark.web.api import (
     certificates,
     consent,
     drafts,
+    insights,
     log,
+    muse,
     review,
+    search,
     similarity,
     stages,
     verify,
@@ -26,6 +29,20 @@ API_PREFIX = "/api/v1"
 
 def build_router() -> APIRouter:
     router = APIRouter(prefix=API_PREFIX, responses=PROBLEM_RESPONSES)
-    for module in (works, stages, drafts, verify, certificates, log, review, similarity, consent):
+    modules = (
+        works,
+        stages,
+        drafts,
+        muse,
+        verify,
+        certificates,
+        log,
+        review,
+        similarity,
+        consent,
+        insights,
+        search,
+    )
+    for module in modules:
         router.include_router(module.router)
     return router

@@ -8,7 +8,6 @@ these routes translate, and charge each lookup to the caller's rate limit
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -17,9 +16,8 @@ from pydantic import BaseModel, Field
 from hallmark.errors import InputError
 from hallmark.services import consent as consent_rules
 from hallmark.services import consent_lookup, similarity
-from hallmark.settings import Settings
 from hallmark.web.deps import ApiViewer, CurrentUser, InstanceDep
-from hallmark.web.ratelimit import TokenBuckets, charge, client_key
+from hallmark.web.ratelimit import app_buckets, charge, client_key
 
 router = APIRouter(tags=["consent"])
 
@@ -126,7 +124,11 @@ def lookup(
     request: Request, inst: InstanceDep, viewer: ApiViewer, body: LookupIn
 ) -> dict[str, Any]:
     settings = inst.settings
-    buckets = _buckets(request, settings)
+    budgets = {
+        "requests": settings.consent_lookup_per_minute,
+        "items": settings.consent_lookup_items_per_minute,
+    }
+    buckets = app_buckets(request, "consent_lookup", budgets)
     client = client_key(request, viewer)
     charge(buckets, client, {"requests": 1}, "consent lookups")
     queries = consent_lookup.parse_items(
@@ -143,21 +145,3 @@ def lookup(
         )
     charge(buckets, client, {"items": items}, "consent lookup items")
     return consent_lookup.lookup(inst, queries)
-
-
-_buckets_lock = threading.Lock()
-
-
-def _buckets(request: Request, settings: Settings) -> TokenBuckets:
-    """The app's lookup buckets, made on first use (and again if the limits changed)."""
-    budgets = {
-        "requests": settings.consent_lookup_per_minute,
-        "items": settings.consent_lookup_items_per_minute,
-    }
-    state = request.app.state
-    with _buckets_lock:
-        buckets: TokenBuckets | None = getattr(state, "consent_lookup_buckets", None)
-        if buckets is None or buckets.per_minute != budgets:
-            buckets = TokenBuckets(budgets)
-            state.consent_lookup_buckets = buckets
-        return buckets

@@ -60,6 +60,35 @@ class WorkOut(BaseModel):
     revoked: bool
 
 
+class FiltersOut(BaseModel):
+    label: str = Field(description="The origin label shown, or 'all'.")
+    level: str | None
+    kind: str | None
+    consent: str | None
+
+
+class WorkPageOut(BaseModel):
+    """One page of works, newest first (issue #7)."""
+
+    works: list[WorkOut]
+    next_cursor: str | None = Field(
+        description="Pass as 'cursor' for the next page; null on the last page."
+    )
+    filters: FiltersOut
+
+
+class SearchPageOut(WorkPageOut):
+    query: str = Field(description="The query as received (at most 500 characters are read).")
+    terms: list[str] = Field(
+        description="The words and phrases searched for, once punctuation is dropped; every "
+        "one must match."
+    )
+
+
+class VisibilityIn(BaseModel):
+    visibility: str = Field(description="public, unlisted or private.")
+
+
 class RegistrationOut(BaseModel):
     work_id: str
     certificate_id: str
@@ -131,6 +160,14 @@ class ConsistencyProofOut(BaseModel):
     hashes: list[str] = Field(description="Base64 RFC 9162 consistency proof.")
     old_checkpoint: str | None
     new_checkpoint: str | None
+
+
+class CosignaturesOut(BaseModel):
+    """What a witness's cosignatures changed (docs/operations.md, "Witnesses")."""
+
+    tree_size: int = Field(description="The size of the cosigned checkpoint.")
+    witnesses: list[str] = Field(description="The witnesses whose cosignatures were accepted.")
+    checkpoint: str = Field(description="The checkpoint note as now served, cosignatures added.")
 
 
 # Drafts of a work made elsewhere (issue #3, item 7) -----------------------------------------
@@ -308,6 +345,32 @@ class SubmissionOut(RegistrationOut):
     review: ReviewOut
 
 
+class MuseReportSuggestionOut(BaseModel):
+    id: str
+    mode: str = Field(description="questions, ideas, critique or continue.")
+    backend: str
+    model: str
+    created_at: str
+    prompt_sha256: str = Field(description="SHA-256 of the prompt (docs/muse.md).")
+    output_sha256: str = Field(description="SHA-256 of the suggestion's UTF-8 text.")
+    status: str = Field(description="complete, cancelled, failed, or streaming.")
+    chars: int = Field(description="Length of the suggestion, in code points.")
+    copies: int = Field(description="Times the creator copied it from the panel.")
+    inserted_chars: int = Field(description="Code points the journal took from it.")
+    used: bool = Field(description="Whether any of its text went into the draft.")
+
+
+class MuseReportOut(BaseModel):
+    share: float = Field(description="Percent of the final text from the muse.")
+    offered: int = Field(description="Suggestions the muse made for the draft.")
+    used: int = Field(description="Suggestions whose text went into the draft.")
+    record_sha256: str = Field(description="The digest the certificate's muse evidence states.")
+    unattributed_chars: int = Field(
+        description="Muse text in the journal that names no suggestion of this instance."
+    )
+    suggestions: list[MuseReportSuggestionOut]
+
+
 class AuthorshipOut(BaseModel):
     work_id: str
     public: bool
@@ -326,6 +389,11 @@ class AuthorshipOut(BaseModel):
     timeline: list[dict[str, int]] = Field(
         description="Code points of the text by origin over time: {t, typed, pasted, muse, "
         "imported}."
+    )
+    muse: MuseReportOut | None = Field(
+        default=None,
+        description="What the muse suggested and which suggestions were used (issue #8); "
+        "absent when the muse was not asked.",
     )
 
 

@@ -8,15 +8,17 @@ work is "not found" for anyone but its creator and admins, so its existence does
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, File, Form, Query, Response, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 
 from hallmark.core.certificate import b64
 from hallmark.errors import NotFoundError
-from hallmark.services import accounts, analysis, registry, stages
+from hallmark.services import accounts, analysis, listing, registry, stages
 from hallmark.services import log as log_service
 from hallmark.web import downloads
-from hallmark.web.api.schemas import CertificateOut, RegistrationOut, WorkOut
+from hallmark.web.api.schemas import CertificateOut, RegistrationOut, VisibilityIn, WorkOut
+from hallmark.web.api.search import CONSENT_HELP, CURSOR_HELP, KIND_HELP, LABEL_HELP, LEVEL_HELP
 from hallmark.web.deps import ApiViewer, CurrentUser, InstanceDep
 from hallmark.web.uploads import parse_ai_share, read_upload
 
@@ -87,27 +89,69 @@ def create_work(
     return {**registration.to_json(), "bundle": registration.bundle}
 
 
-@router.get("/works", response_model=list[WorkOut], summary="List works, newest first")
+@router.get(
+    "/works",
+    response_model=list[WorkOut],
+    summary="List works, newest first",
+    description="Public works (and the caller's own, when listing their own), revoked ones "
+    "included and marked. The filters are the gallery's; when there are more works, a "
+    "'Link' header (RFC 8288) with rel=\"next\" gives the next page's address.",
+)
 def list_works(
+    request: Request,
+    response: Response,
     inst: InstanceDep,
     viewer: ApiViewer,
     creator: Annotated[str | None, Query(description="Only this creator's works.")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    label: Annotated[str | None, Query(description=LABEL_HELP)] = None,
+    level: Annotated[str | None, Query(description=LEVEL_HELP)] = None,
+    kind: Annotated[str | None, Query(description=KIND_HELP)] = None,
+    consent: Annotated[str | None, Query(description=CONSENT_HELP)] = None,
+    cursor: Annotated[str | None, Query(description=CURSOR_HELP)] = None,
 ) -> list[dict[str, Any]]:
+    filters = listing.Filters.parse(
+        label=label, level=level, kind=kind, consent=consent, default_label=None
+    )
+    after = listing.Cursor.parse(cursor)
     with inst.db.session() as session:
         owner = None
         if creator is not None:
             owner = accounts.find_user(session, creator)
             if owner is None:
                 raise NotFoundError(f"There is no creator '{creator[:40]}'.")
-        works = registry.list_works(session, viewer, creator=owner, limit=limit)
-        return [registry.work_json(work) for work in works]
+        page = registry.page_works(
+            session, viewer, creator=owner, limit=limit, filters=filters, after=after
+        )
+        works = [registry.work_json(work) for work in page.works]
+    if page.next_cursor is not None:
+        params = {k: v for k, v in request.query_params.items() if k != "cursor"}
+        query = urlencode({**params, "cursor": page.next_cursor})
+        response.headers["Link"] = f'<{request.url.path}?{query}>; rel="next"'
+    return works
 
 
 @router.get("/works/{work_id}", response_model=WorkOut, summary="A work's record")
 def get_work(inst: InstanceDep, viewer: ApiViewer, work_id: str) -> dict[str, Any]:
     with inst.db.session() as session:
         return registry.work_json(registry.get_work(session, work_id, viewer))
+
+
+@router.put(
+    "/works/{work_id}/visibility",
+    response_model=WorkOut,
+    summary="Make a work public, unlisted or private (its creator)",
+    description="Visibility is not part of the certificate: nothing is signed or logged. The "
+    "gallery and search show public works only, from the moment this returns.",
+    responses={
+        401: {"description": "No or a wrong API token."},
+        403: {"description": "Not the work's creator."},
+    },
+)
+def put_visibility(
+    inst: InstanceDep, user: CurrentUser, work_id: str, body: VisibilityIn
+) -> dict[str, Any]:
+    return registry.change_visibility(inst, work_id, user, body.visibility)
 
 
 @router.get(

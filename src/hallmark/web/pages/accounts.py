@@ -3,10 +3,15 @@
 Forms that fail are drawn again with the person's input (escaped by the templates) and a
 sentence saying what to fix; passwords are never sent back. Every POST checks the CSRF token
 first, before looking at anything else the form says.
+
+Logins and sign-ups are also counted per client address (``login_attempts_per_minute``,
+issue #7, item 6): the per-account lockout does not see one password tried against many
+accounts, and each attempt costs a deliberately slow password hash.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated
 from urllib.parse import urlencode
 
@@ -14,10 +19,12 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
-from hallmark.errors import HallmarkError, InputError
+from hallmark.errors import HallmarkError, InputError, RateLimitedError
 from hallmark.services import accounts
+from hallmark.services.instance import Instance
 from hallmark.web import sessions
 from hallmark.web.deps import InstanceDep, SessionUser
+from hallmark.web.ratelimit import app_buckets, charge, client_key
 from hallmark.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -42,6 +49,24 @@ def login_first(path: str) -> RedirectResponse:
     return redirect("/login?" + urlencode({"next": path}))
 
 
+def charge_attempt(request: Request, inst: Instance) -> None:
+    """Count one login or sign-up against the client's address; raise when over the budget."""
+    budget = {"attempts": inst.settings.login_attempts_per_minute}
+    buckets = app_buckets(request, "login_attempts", budget)
+    charge(buckets, client_key(request, None), {"attempts": 1}, "login attempts")
+
+
+def form_refused(
+    request: Request, name: str, context: Mapping[str, object], error: HallmarkError
+) -> Response:
+    """The form again with the error; a rate limit also says when to try again."""
+    response = render(request, name, {**context, "error": error}, status_code=error.status)
+    if isinstance(error, RateLimitedError) and error.retry_after is not None:
+        # RFC 9110, section 10.2.3.
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response
+
+
 @router.get("/signup")
 def signup_form(request: Request) -> Response:
     return render(
@@ -62,6 +87,7 @@ def signup(
     sessions.check_csrf(request, csrf_token)
     form = {"handle": handle[:60], "display_name": display_name[:120]}
     try:
+        charge_attempt(request, inst)
         if password != password_again:
             raise InputError("The two passwords are not the same.", hint="Type it again twice.")
         with inst.db.session() as session:
@@ -69,8 +95,7 @@ def signup(
                 inst, session, handle, password=password, display_name=display_name or None
             )
     except HallmarkError as exc:
-        context = {"form": form, "error": exc}
-        return render(request, "signup.html", context, status_code=exc.status)
+        return form_refused(request, "signup.html", {"form": form}, exc)
     sessions.log_in(request, user)
     sessions.set_notice(request, f"Welcome, {user.display_name}. Your account is ready.")
     return redirect("/upload")
@@ -94,12 +119,13 @@ def login(
     sessions.check_csrf(request, csrf_token)
     error: HallmarkError | None = None
     try:
+        charge_attempt(request, inst)
         user = accounts.authenticate(inst, handle, password)
     except HallmarkError as exc:
         error = exc
     if error is not None:
-        context = {"handle": handle[:60], "next": safe_next(next), "error": error}
-        return render(request, "login.html", context, status_code=error.status)
+        context = {"handle": handle[:60], "next": safe_next(next)}
+        return form_refused(request, "login.html", context, error)
     sessions.log_in(request, user)
     return redirect(safe_next(next))
 

@@ -1,5 +1,6 @@
 """Pages for prior art (issue #5): opening a dispute from a match, the dispute page with both
-works side by side and the reviewer's decision, and the creator's dashboard of notifications.
+works side by side and the reviewer's decision, and the creator's dashboard: notifications,
+disputes, open drafts and works under review (issue #7, item 3).
 
 The services decide who may do what; a visitor who is not signed in is sent to log in first,
 and every form carries the CSRF token.
@@ -11,7 +12,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from hallmark.errors import HallmarkError
-from hallmark.services import disputes, notifications
+from hallmark.services import disputes, drafts, notifications, review
 from hallmark.storage.models import User
 from hallmark.web import sessions
 from hallmark.web.deps import InstanceDep, SessionUser
@@ -111,6 +112,9 @@ def dashboard(request: Request, inst: InstanceDep, viewer: SessionUser) -> Respo
         return login_first("/dashboard")
     context = notifications.for_user(inst, viewer)
     context["disputes"] = disputes.for_user(inst, viewer)
+    context["drafts"] = [draft.summary() for draft in drafts.list_drafts(inst, viewer)]
+    context["under_review"] = review.for_creator(inst, viewer)
+    context["viewer_page"] = f"/creators/{viewer.handle}"
     return render(request, "dashboard.html", context)
 
 

@@ -1,11 +1,13 @@
 """The editor pages (issue #3, item 1): ``/write`` to start a text, ``/write/{draft_id}`` to
 resume one.
 
-The page itself only draws the writing surface and the creator's open drafts; ``editor.js``
-records the journal and talks to the drafts API (:mod:`hallmark.web.api.drafts`) with the
-browser session and the CSRF token, which the page hands over in a ``data-*`` attribute
-because the site's Content-Security-Policy allows no inline script. Drafts are private: another
-person's draft is "not found", exactly like one that does not exist.
+The page itself only draws the writing surface, the muse's panel (issue #8) when the instance
+has a muse, and the creator's open drafts; ``editor.js`` records the journal and talks to the
+drafts API (:mod:`hallmark.web.api.drafts`), and ``muse.js`` to the muse's
+(:mod:`hallmark.web.api.muse`), with the browser session and the CSRF token, which the page
+hands over in a ``data-*`` attribute because the site's Content-Security-Policy allows no
+inline script. Drafts are private: another person's draft is "not found", exactly like one
+that does not exist.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from hallmark.services import drafts
+from hallmark.services import drafts, muse
 from hallmark.services.drafts import DraftView
 from hallmark.storage.models import User
 from hallmark.web.deps import InstanceDep, SessionUser
@@ -34,6 +36,10 @@ def _opening(text: str, words: int = 6) -> str:
 
 
 def _editor(request: Request, inst: InstanceDep, viewer: User, draft: DraftView | None) -> Response:
+    switches = muse.switches(inst, draft.draft_id, viewer) if draft else muse.Switches(True, True)
+    if muse.enabled(inst):
+        # The model loads in the background while the writer reads the page.
+        muse.warm_up(inst)
     context = {
         "draft_id": draft.draft_id if draft else None,
         "draft_title": draft.title if draft else "",
@@ -46,6 +52,11 @@ def _editor(request: Request, inst: InstanceDep, viewer: User, draft: DraftView 
             }
             for d in drafts.list_drafts(inst, viewer)
         ],
+        "muse": {
+            "enabled": muse.enabled(inst),
+            "allow_continue": switches.allow_continue,
+            "personal": switches.personal,
+        },
     }
     return render(request, "editor.html", context)
 

@@ -1,14 +1,17 @@
 """The authorship report page (issue #3, item 6): ``/works/{work_id}/authorship``.
 
 It shows where the text of a work written in the editor came from (a composition chart), how
-it grew over time by origin (a timeline), the figures of the writing, the human-ness flags with
-their explanations, and the journal's root hash. Charts are drawn on the server as SVG
+it grew over time by origin (a timeline), the figures of the writing, every suggestion of the
+muse and whether it was used (issue #8), the human-ness flags with their explanations, and the
+journal's root hash. Charts are drawn on the server as SVG
 (:mod:`hallmark.web.charts`) and each is followed by its data as a table.
 
 Who sees what (:func:`hallmark.services.drafts.authorship_report` decides): the creator (and
 admins) always; others only when the creator made the report public and the work is visible to
 them; everyone else is told "not found". The raw journal stays private even then: the replay
-player (``report.js``) is only offered to the creator, and the public sees the root hash.
+player (``report.js``) is only offered to the creator, and the public sees the root hash. So
+are the muse's suggestions: the public sees what was asked and whether it was used, the
+creator also what the muse said.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from hallmark.services import drafts, registry
+from hallmark.services import drafts, muse, registry
 from hallmark.storage.models import User, Work
 from hallmark.web import charts, sessions
 from hallmark.web.deps import InstanceDep, SessionUser
@@ -83,6 +86,8 @@ def authorship(request: Request, inst: InstanceDep, viewer: SessionUser, work_id
         stats=_stats(report),
         flags=report.get("flags", []),
         journal_root=str(report.get("journal_root", "")),
+        muse=report.get("muse"),
+        muse_texts=muse.texts_for_work(inst, work_id, viewer) if context["is_owner"] else {},
     )
     return render(request, "report.html", context)
 

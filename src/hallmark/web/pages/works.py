@@ -47,6 +47,7 @@ def _summary(work: Work) -> dict[str, Any]:
         "title": work.title,
         "kind": work.kind,
         "creator": work.creator.display_name,
+        "creator_handle": work.creator.handle,
         "label": work.label,
         "level": work.level,
         "visibility": work.visibility,
@@ -163,6 +164,7 @@ def work_page(request: Request, inst: InstanceDep, viewer: SessionUser, work_id:
             ),
             "statement": str(work.declaration.get("statement") or ""),
             "may_revoke": _may_revoke(work, viewer) and revocation is None and cert is not None,
+            "may_change_visibility": _may_revoke(work, viewer),
             # The report link is shown only where it leads somewhere for this viewer.
             "report_visible": report is not None and (report.public or _may_revoke(work, viewer)),
         }
@@ -205,6 +207,30 @@ def work_file(
 def work_bundle(inst: InstanceDep, viewer: SessionUser, work_id: str) -> Response:
     with inst.db.session() as session:
         return downloads.bundle_response(session, registry.get_work(session, work_id, viewer))
+
+
+@router.post("/works/{work_id}/visibility")
+def change_visibility(
+    request: Request,
+    inst: InstanceDep,
+    viewer: SessionUser,
+    work_id: str,
+    csrf_token: FormText = "",
+    visibility: FormText = "",
+) -> Response:
+    sessions.check_csrf(request, csrf_token)
+    if viewer is None:
+        return login_first(f"/works/{work_id}")
+    result = registry.change_visibility(inst, work_id, viewer, visibility)
+    sessions.set_notice(request, VISIBILITY_NOTICES[result["visibility"]])
+    return redirect(f"/works/{work_id}")
+
+
+VISIBILITY_NOTICES = {
+    "public": "The work is public: it is listed in the gallery and found by search.",
+    "unlisted": "The work is unlisted: anyone with its link can see it; it is not listed.",
+    "private": "The work is private: only you and the instance's admins can see it.",
+}
 
 
 @router.post("/works/{work_id}/revoke")

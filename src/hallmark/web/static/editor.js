@@ -11,6 +11,11 @@
    server's next_seq. Sending again what the server already holds is harmless (the API accepts
    identical events twice), so a lost answer never causes a gap or a duplicate.
 
+   Text taken from the muse (issue #8) is recorded as a "muse" event whose ref is the
+   suggestion's id: inserted from the muse's panel (muse.js calls root.museHooks.insert), or
+   pasted after being copied from it (muse.js tells which suggestion a pasted text comes from,
+   through root.museSourceOf).
+
    No inline script runs on this site (strict CSP): the page passes data in data-* attributes. */
 (function () {
   "use strict";
@@ -241,13 +246,25 @@
     return lastT;
   }
 
+  /* The id of the muse suggestion a pasted or dropped text was copied from, or null. */
+  function museSource(added) {
+    return typeof root.museSourceOf === "function" ? root.museSourceOf(added) : null;
+  }
+
+  /* [op, src, ref] of an insertion. */
   function insertKind(type, added) {
+    var museRef;
     switch (type) {
       case "insertFromPaste":
       case "insertFromPasteAsQuotation":
-        return added === lastCopied ? ["paste", "copy"] : ["paste", null];
+        if (added === lastCopied) {
+          return ["paste", "copy"];
+        }
+        museRef = museSource(added);
+        return museRef ? ["muse", null, museRef] : ["paste", null];
       case "insertFromDrop":
-        return ["paste", "drop"];
+        museRef = museSource(added);
+        return museRef ? ["muse", null, museRef] : ["paste", "drop"];
       case "historyUndo":
         return ["insert", "undo"];
       case "historyRedo":
@@ -295,9 +312,17 @@
       if (kind[1]) {
         ins.src = kind[1];
       }
+      if (kind[2]) {
+        ins.ref = kind[2];
+      }
       push(ins, t);
     }
     prev = current;
+    recorded();
+  }
+
+  /* After events were queued: keep them, show the count, and send them in a while. */
+  function recorded() {
     persist();
     showCount();
     if (!stopped && failures === 0 && navigator.onLine !== false) {
@@ -319,6 +344,9 @@
     }
     if (event.src) {
       e.src = event.src;
+    }
+    if (event.ref) {
+      e.ref = event.ref;
     }
     nextSeq++;
     queue.push(e);
@@ -772,6 +800,58 @@
     var pending = stored.events.length && stored.events[0].seq === 0 ? stored.events : [];
     begin("", 0, pending, stored.title);
   }
+
+  // The muse ------------------------------------------------------------------------------
+
+  /* Insert a muse suggestion at the cursor (after the selection, which stays as it was) and
+     record it as a "muse" event naming the suggestion. A space is put between it and a word
+     it would otherwise run into; it is part of the recorded muse text. */
+  function museInsert(text, ref) {
+    if (!ready || finished || stopped || composing || area.readOnly || !text) {
+      return false;
+    }
+    var value = area.value;
+    var at = area.selectionEnd;
+    if (at > 0 && !/\s/.test(value.charAt(at - 1)) && !/^\s/.test(text)) {
+      text = " " + text;
+    }
+    area.value = value.slice(0, at) + text + value.slice(at);
+    push({ op: "muse", pos: cpLength(value.slice(0, at)), text: text, ref: ref }, now());
+    prev = area.value;
+    area.selectionStart = area.selectionEnd = at + text.length;
+    recorded();
+    area.focus();
+    return true;
+  }
+
+  /* Resolves with the draft's id, creating the draft first if there is none yet. */
+  function whenDraft(ms) {
+    var deadline = Date.now() + ms;
+    return new Promise(function (resolve, reject) {
+      (function check() {
+        if (draftId) {
+          resolve(draftId);
+        } else if (stopped || Date.now() > deadline) {
+          reject(new Error("The draft could not be saved yet (" + statusEl.textContent + ")."));
+        } else {
+          createDraft();
+          window.setTimeout(check, 100);
+        }
+      })();
+    });
+  }
+
+  root.museHooks = {
+    insert: museInsert,
+    ensureDraft: whenDraft,
+    saved: whenSaved,
+    draftId: function () { return draftId; },
+    selection: function () {
+      var a = area.selectionStart;
+      var b = area.selectionEnd;
+      return { text: area.value.slice(a, b), position: cpLength(area.value.slice(0, b)) };
+    }
+  };
 
   // For tests and for people curious about what is recorded: the queue, read only.
   root.journalQueue = function () { return queue.slice(); };
