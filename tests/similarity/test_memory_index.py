@@ -517,6 +517,25 @@ def test_a_leftover_partial_save_is_ignored(tmp_path: Path) -> None:
     assert loaded.load(tmp_path) and len(loaded) == 1
 
 
+def test_processes_saving_into_one_folder_leave_a_loadable_snapshot(tmp_path: Path) -> None:
+    # serve --workers N: every process saves its index at shutdown into the same folder.
+    rng = np.random.default_rng(17)
+    first, second = memory_index.MemoryIndex(), memory_index.MemoryIndex()
+    first.add(1, make_text(rng))
+    second.add(1, make_text(rng))
+    second.add(2, make_text(rng))
+    first.save(tmp_path)
+    # Another process's save in progress: its unfinished folder must survive this save.
+    busy = tmp_path / "snapshot-busy.partial"
+    busy.mkdir()
+    second.save(tmp_path)
+    finished = [p for p in tmp_path.glob("snapshot-*") if not p.name.endswith(".partial")]
+    assert len(finished) == 1 and busy.exists()
+    loaded = memory_index.MemoryIndex()
+    assert loaded.load(tmp_path) and len(loaded) == 2
+    assert not list(tmp_path.glob("*.json.*partial"))
+
+
 def test_the_image_scan_sees_only_eligible_row_pairs() -> None:
     rng = np.random.default_rng(16)
     table = make_image(rng)

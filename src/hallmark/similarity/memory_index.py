@@ -45,6 +45,7 @@ step, merging large LSH runs, is done outside it.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -52,6 +53,7 @@ import logging
 import os
 import shutil
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,7 +61,6 @@ from typing import Any
 
 import hnswlib
 import numpy as np
-from datasketch import MinHashLSH
 
 from hallmark.errors import InputError
 from hallmark.plugins.hookspecs import hookimpl
@@ -153,6 +154,10 @@ _IMAGE_SLOT = np.dtype(
 @functools.cache
 def lsh_parameters(num_perm: int = NUM_PERM) -> tuple[int, int]:
     """The LSH bands and rows per band, as datasketch chooses them for the shipped threshold."""
+    # datasketch brings scipy (about a second): imported when an index is first made, not
+    # when the plugin is registered at every process start.
+    from datasketch import MinHashLSH
+
     lsh = MinHashLSH(threshold=LSH_THRESHOLD, num_perm=num_perm, weights=LSH_WEIGHTS)
     return int(lsh.b), int(lsh.r)
 
@@ -923,14 +928,31 @@ class MemoryIndex:
                 }
             manifest["manifest_sha256"] = _manifest_digest(manifest)
             staging.rename(folder / name)
-            partial = folder / f"{MANIFEST}.partial"
+            # Several processes (serve --workers N) may save into one folder at once: each
+            # writes its own partial manifest, and the last rename wins.
+            partial = folder / f"{MANIFEST}.{name}.partial"
             partial.write_text(json.dumps(manifest, indent=1, sort_keys=True), encoding="utf-8")
             os.replace(partial, folder / MANIFEST)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
+        self._drop_old_snapshots(folder)
+
+    @staticmethod
+    def _drop_old_snapshots(folder: Path) -> None:
+        """Delete finished snapshots the manifest does not name; leave other processes'
+        unfinished ones (``.partial``) unless they are an hour old (a crashed save)."""
+        try:
+            current = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))["snapshot"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return
+        now = time.time()
         for old in folder.glob("snapshot-*"):
-            if old.name != name:
+            if old.name == current:
+                continue
+            with contextlib.suppress(OSError):
+                if old.name.endswith(".partial") and now - old.stat().st_mtime < 3600:
+                    continue
                 shutil.rmtree(old, ignore_errors=True)
 
     def _write_files(self, staging: Path) -> dict[str, dict[str, Any]]:
