@@ -104,8 +104,10 @@ def main() -> None:
     prompt_tokens = [
         len(
             model.tokenizer(
-                model.tokenizer.apply_chat_template(p.as_chat(), add_generation_prompt=True,
-                                                    tokenize=False) + p.prefix,
+                model.tokenizer.apply_chat_template(
+                    p.as_chat(), add_generation_prompt=True, tokenize=False
+                )
+                + p.prefix,
                 add_special_tokens=False,
             )["input_ids"]
         )
@@ -133,6 +135,8 @@ def main() -> None:
             {
                 "date": date.today().isoformat(),
                 "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+                # The machine is shared: the load when the run ended says how far to trust it.
+                "load_average_1m": round(os.getloadavg()[0], 2),
                 "torch": torch.__version__,
                 "precision": str(model.model.dtype),
                 "prompts": len(every),

@@ -96,8 +96,10 @@ class Running:
             except OSError:
                 continue
             # The command may hold spaces and parentheses: the fields follow the last ')'.
-            fields = stat.rsplit(")", 1)[1].split()
-            if int(fields[1]) == self.pid and b"resource_tracker" not in cmdline:
+            state, parent = stat.rsplit(")", 1)[1].split()[:2]
+            # A child killed a moment ago stays a zombie until its parent notices.
+            alive = state not in ("Z", "X") and cmdline.strip()
+            if int(parent) == self.pid and alive and b"resource_tracker" not in cmdline:
                 found.append(int(entry.name))
         return sorted(found)
 

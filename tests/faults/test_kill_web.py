@@ -9,7 +9,8 @@ new one each time). Afterwards:
 - nothing half-made is visible: no work without a certificate, no certificate without its log
   entry, no log entry without its statement;
 - the log audit passes: the tree recomputed from the leaves matches every stored node and
-  every signed checkpoint, and the checkpoints are consistent with each other.
+  every signed checkpoint, and the checkpoints are consistent with each other;
+- the analyses that killed processes were running are finished by the others.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from hallmark.services import analysis
+from hallmark.services import analysis, jobs
 from hallmark.services import log as log_service
 from hallmark.storage.models import Certificate, CheckpointRow, LogEntry, Work
 from tests.conftest import add_token, add_user, make_instance
@@ -81,7 +82,8 @@ def test_acknowledged_registrations_survive_web_processes_killed_mid_stream(
                         acked[response.json()["work_id"]] = response.json()
 
     kills = 0
-    with serving(home, tmp_path / "serve.log", workers=WEB_PROCESSES) as server:
+    lease = {"HALLMARK_JOB_LEASE_SECONDS": "3"}
+    with serving(home, tmp_path / "serve.log", workers=WEB_PROCESSES, **lease) as server:
         clients = [
             threading.Thread(target=stream, args=(n, server.url), daemon=True)
             for n in range(CLIENTS)
@@ -103,6 +105,13 @@ def test_acknowledged_registrations_survive_web_processes_killed_mid_stream(
             stop.set()
             for client in clients:
                 client.join(timeout=90)
+        # Analyses that killed processes left running are taken up by the survivors once
+        # their lease runs out: no registered work stays unanalysed.
+        wait_until(
+            lambda: jobs.counts(inst).keys() <= {"done"},
+            60,
+            f"every analysis to finish: {jobs.counts(inst)}",
+        )
 
     context = f"seed {seed}; outcomes {dict(outcomes)}; {kills} kills"
     assert kills == KILLS, context

@@ -26,7 +26,7 @@ from hallmark.muse.backends import (
     OpenAIChatBackend,
     openai_backend_factory,
 )
-from hallmark.muse.base import Mode, MuseBackend, MuseUnavailable, Prompt
+from hallmark.muse.base import Mode, MuseBackend, MuseUnavailable
 from hallmark.muse.prompts import build_prompt
 from hallmark.plugins.manager import choose
 from hallmark.settings import Settings
@@ -174,7 +174,9 @@ def test_a_missing_model_is_reported_as_unavailable() -> None:
 def test_the_chat_request_carries_the_prompt_model_limits_and_key(tmp_path: Path) -> None:
     with chat_server(key="sesame") as running:
         backend = openai_backend_factory(
-            settings(tmp_path, muse_url=running.url + "/", muse_model="llama3.2", muse_api_key="sesame")
+            settings(
+                tmp_path, muse_url=running.url + "/", muse_model="llama3.2", muse_api_key="sesame"
+            )
         )
         assert "".join(backend.stream(PROMPT, max_tokens=50, seed=3)) == ANSWER
     sent = running.requests[0]
@@ -190,7 +192,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_a_server_that_is_down_is_unavailable_not_an_error(caplog: pytest.LogCaptureFixture) -> None:
+def test_a_server_that_is_down_is_unavailable_not_an_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     url = f"http://127.0.0.1:{free_port()}/v1"
     with pytest.raises(MuseUnavailable) as caught:
         next(OpenAIChatBackend(url, "llama3.2", timeout=2).stream(PROMPT, max_tokens=5))

@@ -1,4 +1,4 @@
-"""Tests for :mod:`hallmark.muse.voice`: cutting earlier works into passages, picking the nearest."""
+"""Tests for :mod:`hallmark.muse.voice`: earlier works cut into passages, the nearest picked."""
 
 from __future__ import annotations
 

@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import func, select
 
 from hallmark.errors import ConflictError, InputError, NotFoundError, TooLargeError
+from hallmark.muse import record
 from hallmark.muse.base import Mode, MuseUnavailable
 from hallmark.services import drafts, muse, registry
 from hallmark.services.instance import Instance
@@ -282,8 +283,14 @@ def test_suggestions_draw_on_the_creators_own_earlier_works(inst: Instance) -> N
 
 def events_with(suggestion_id: str, text: str) -> list[dict[str, Any]]:
     return [
-        {"seq": 1, "t": T0 + 2_000, "op": "muse", "pos": len(OPENING), "text": text,
-         "ref": suggestion_id},
+        {
+            "seq": 1,
+            "t": T0 + 2_000,
+            "op": "muse",
+            "pos": len(OPENING),
+            "text": text,
+            "ref": suggestion_id,
+        },
     ]
 
 
@@ -336,9 +343,8 @@ def test_questions_alone_leave_a_work_human_made(inst: Instance) -> None:
     )
     certificate = submission.registration.bundle["certificate"]
     assert certificate["label"] == "human-made" and certificate["ai_share"] == 0
-    assert {"kind": "muse", "suggestions": 3, "used": 0}.items() <= (
-        [item for item in certificate["evidence"] if item["kind"] == "muse"][0].items()
-    )
+    evidence = next(item for item in certificate["evidence"] if item["kind"] == "muse")
+    assert (evidence["suggestions"], evidence["used"]) == (3, 0)
     report = drafts.authorship_report(inst, submission.registration.work_id, alice)["muse"]
     assert (report["share"], report["offered"], report["used"]) == (0.0, 3, 0)
 
@@ -352,3 +358,23 @@ def test_a_draft_without_the_muse_has_no_muse_evidence(inst: Instance) -> None:
     certificate = submission.registration.bundle["certificate"]
     assert [item["kind"] for item in certificate["evidence"]] == ["declaration", "journal"]
     assert "muse" not in drafts.authorship_report(inst, submission.registration.work_id, alice)
+
+
+def test_submitting_ends_a_suggestion_still_being_written(inst: Instance) -> None:
+    alice = get_user(inst, "alice")
+    draft_id = write(inst, alice)
+    run = muse.ask(with_backend(inst, "fake-slow"), draft_id, alice, mode="ideas")
+    pieces = iter(run)
+    next(pieces)
+    submission = drafts.submit_draft(
+        inst, draft_id, alice, title="Tide", declare="human-made", text=OPENING
+    )
+    report = drafts.authorship_report(inst, submission.registration.work_id, alice)["muse"]
+    assert [s["status"] for s in report["suggestions"]] == ["cancelled"]
+    # The run goes on in the panel, but the record the certificate states stays as it was.
+    assert list(pieces)
+    row = stored(inst, run.id)
+    assert (row.status, row.output) == ("cancelled", "")
+    with inst.db.session() as session:
+        records = drafts.muse_records(session, draft_id)
+    assert record.record_sha256(records) == report["record_sha256"]

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import typer
+from rich import box
 from rich.table import Table
 from rich.text import Text
 
@@ -72,7 +73,7 @@ def jobs(
 def _short(moment: str | None) -> str:
     if not moment:
         return "-"
-    return datetime.fromisoformat(moment).strftime("%Y-%m-%d %H:%M:%S")
+    return datetime.fromisoformat(moment).strftime("%m-%d %H:%M:%S")
 
 
 def _print_jobs(
@@ -86,9 +87,9 @@ def _print_jobs(
     if not rows:
         console.print("No jobs to show.")
         return
-    table = Table(title_justify="left")
+    table = Table(box=box.SIMPLE_HEAD, title_justify="left")
     for column in ("job", "work", "status", "attempts", "worker", "queued", "started", "ended"):
-        table.add_column(column, no_wrap=column in ("job", "work"))
+        table.add_column(column, no_wrap=column != "worker")
     for row in rows:
         table.add_row(
             row["analysis_id"],

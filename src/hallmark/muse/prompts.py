@@ -46,7 +46,7 @@ _ASK = {
 #: keeps the small model to questions and ideas instead of drifting into prose.
 _PREFIX = {Mode.QUESTIONS: "1.", Mode.IDEAS: "1."}
 #: The end of a sentence: its mark and any closing quotation marks or brackets.
-_SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*")
+_SENTENCE_END = re.compile("[.!?\u2026]+[\"'\u201d\u2019)\\]]*")
 
 
 def _tail(text: str, limit: int) -> str:

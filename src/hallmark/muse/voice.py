@@ -27,7 +27,7 @@ VOICE_PASSAGES = 2
 MIN_SIMILARITY = 0.15
 
 _PARAGRAPHS = re.compile(r"\n\s*\n")
-_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+")
+_SENTENCE_END = re.compile("(?<=[.!?\u2026])[\"'\u201d\u2019)\\]]*\\s+")
 
 
 @dataclass(frozen=True)

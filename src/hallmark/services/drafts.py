@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -40,9 +40,9 @@ from hallmark.errors import (
     PermissionDeniedError,
     TooLargeError,
 )
+from hallmark.muse import record as muse_record
 from hallmark.services import registry
 from hallmark.services.instance import Instance
-from hallmark.muse import record as muse_record
 from hallmark.services.registry import Evidence, Registration
 from hallmark.storage.models import Authorship, Draft, JournalEvent, MuseSuggestion, User, Work
 
@@ -227,7 +227,12 @@ def _stamp(moment: datetime) -> str:
 
 
 def muse_records(session: Session, draft_id: str) -> list[muse_record.SuggestionRecord]:
-    """The muse's suggestions for a draft, in the order they were made, as evidence."""
+    """The muse's suggestions for a draft, in the order they were made, as evidence.
+
+    A suggestion still being written is recorded as ``cancelled`` with the text stored so far:
+    submitting the draft ends it (:func:`submit_draft` marks it so in the same transaction),
+    so the record the certificate states never changes afterwards.
+    """
     rows = session.scalars(
         select(MuseSuggestion)
         .where(MuseSuggestion.draft_id == draft_id)
@@ -242,7 +247,7 @@ def muse_records(session: Session, draft_id: str) -> list[muse_record.Suggestion
             created_at=_stamp(row.created_at),
             prompt_sha256=row.prompt_sha256,
             output_sha256=muse_record.text_sha256(row.output),
-            status=row.status,
+            status="cancelled" if row.status == "streaming" else row.status,
             chars=len(row.output),
             copies=row.copies,
             sources=tuple(str(source) for source in row.sources or ()),
@@ -560,6 +565,7 @@ def submit_draft(
     items: list[dict[str, Any]] = [
         {"kind": "journal", "sha256": root.hex(), "events": report.events}
     ]
+    muse_digest = muse_record.record_sha256(suggestions)
     if suggestions or report.counts["muse"]:
         # Issue #8: the report lists what the muse offered and what was used; the certificate
         # commits to the suggestions by digest, so none can be added or dropped afterwards.
@@ -588,6 +594,19 @@ def submit_draft(
         locked.work_id = work_id
         locked.title = draft_title
         locked.updated_at = inst.clock()
+        if suggestions:
+            # The suggestions as certified: a suggestion that finished meanwhile would no
+            # longer match the digest, and one still being written ends here.
+            if muse_record.record_sha256(muse_records(session, draft_id)) != muse_digest:
+                raise ConflictError(
+                    "The muse finished a suggestion while the draft was being submitted.",
+                    hint="Submit the draft again.",
+                )
+            session.execute(
+                update(MuseSuggestion)
+                .where(MuseSuggestion.draft_id == draft_id, MuseSuggestion.status == "streaming")
+                .values(status="cancelled", finished_at=inst.clock())
+            )
         session.add(
             Authorship(
                 work_id=work_id,

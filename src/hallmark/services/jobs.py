@@ -140,7 +140,6 @@ def claim(inst: Instance, analysis_id: str, worker: str) -> Claim | Busy | None:
         if row is None:
             return None
         if _rowcount(taken) == 1:
-            logger.info("DEBUG claimed %s attempt %s lease %s", analysis_id, row.attempts, row.lease_until)
             return Claim(analysis_id, row.attempts, worker)
         if row.status == "running" and row.lease_until is not None:
             left = (_aware(row.lease_until) - now).total_seconds()
@@ -188,9 +187,8 @@ def heartbeat(inst: Instance, claim: Claim) -> Iterator[None]:
     def beat() -> None:
         while not stop.wait(interval):
             try:
-                renewed = renew(inst, claim)
-                logger.info("DEBUG heartbeat %s %s", claim.analysis_id, renewed)
-                if not renewed and not stop.is_set():
+                # The job may end while the last renewal runs: that is not a lost claim.
+                if not renew(inst, claim) and not stop.is_set():
                     logger.warning("analysis %s: claim lost to another worker", claim.analysis_id)
                     return
             except Exception as exc:
@@ -201,7 +199,6 @@ def heartbeat(inst: Instance, claim: Claim) -> Iterator[None]:
         target=beat, name=f"hallmark-heartbeat-{claim.analysis_id}", daemon=True
     )
     thread.start()
-    logger.info("DEBUG heartbeat started %s", thread)
     try:
         yield
     finally:

@@ -22,15 +22,21 @@ import logging
 import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
-from hallmark.errors import ConfigError, ConflictError, NotFoundError, TooLargeError
+from hallmark.errors import (
+    ConfigError,
+    ConflictError,
+    HallmarkError,
+    NotFoundError,
+    TooLargeError,
+)
 from hallmark.muse import prompts, record, voice
 from hallmark.muse.base import Mode, MuseBackend, MuseUnavailable
 from hallmark.plugins.manager import choose
@@ -68,6 +74,7 @@ _PASSAGE_CACHE_WORKS = 512
 _backends: dict[int, MuseBackend] = {}
 _backends_lock = threading.Lock()
 _warming: set[int] = set()
+_embedder_warm = False
 
 
 def enabled(inst: Instance) -> bool:
@@ -105,21 +112,30 @@ def _forget(key: int) -> None:
         _warming.discard(key)
 
 
-def warm_up(inst: Instance) -> None:
-    """Load the muse's model and the embedder in the background, once per instance, so the
-    first question a writer asks does not wait for them (the editor page calls this)."""
+def warm_up(inst: Instance, creator_id: str | None = None) -> None:
+    """Load the muse's model in the background, once per instance, and the embedder once per
+    process when ``creator_id`` has earlier works to quote, so the first question a writer asks
+    does not wait for them (the editor page calls this)."""
     if not enabled(inst):
         return
     with _backends_lock:
-        if id(inst) in _warming:
-            return
+        backend_cold = id(inst) not in _warming
         _warming.add(id(inst))
+    embedder_cold = (
+        not _embedder_warm and creator_id is not None and _has_voice_works(inst, creator_id)
+    )
+    if not (backend_cold or embedder_cold):
+        return
 
     def load() -> None:
+        global _embedder_warm
         try:
-            backend_for(inst).warm_up()
-            _embedder()
-        except MuseUnavailable as exc:
+            if backend_cold:
+                backend_for(inst).warm_up()
+            if embedder_cold:
+                _embedder()
+                _embedder_warm = True
+        except HallmarkError as exc:
             logger.warning("the muse could not warm up: %s", exc.detail)
 
     threading.Thread(target=load, name="muse-warm-up", daemon=True).start()
@@ -186,67 +202,79 @@ def _embedder() -> Any:
     return shared_embedder()
 
 
-def _work_passages(inst: Instance, work: Work, embedder: Any) -> tuple[list[str], np.ndarray]:
+def _work_passages(
+    inst: Instance, sha256: str, blob_key: str, embedder: Any
+) -> tuple[list[str], np.ndarray]:
+    """A work's passages and their embeddings, cached by the work's digest."""
     with _passages_lock:
-        cached = _passages.get(work.sha256)
+        cached = _passages.get(sha256)
         if cached is not None:
-            _passages.move_to_end(work.sha256)
+            _passages.move_to_end(sha256)
             return cached
-    text = inst.blobs.get(work.blob_key).decode("utf-8", errors="replace")
+    text = inst.blobs.get(blob_key).decode("utf-8", errors="replace")
     found = voice.passages(text)
     vectors = embedder.embed(found)
     with _passages_lock:
-        _passages[work.sha256] = (found, vectors)
+        _passages[sha256] = (found, vectors)
         while len(_passages) > _PASSAGE_CACHE_WORKS:
             _passages.popitem(last=False)
     return found, vectors
 
 
-def creator_voice(inst: Instance, creator_id: str, query: str) -> list[voice.Passage]:
-    """Passages of the creator's earlier text works nearest to ``query``, nearest first.
+def _voice_works(creator_id: str) -> Select[Work]:
+    """The creator's works the muse may quote: their text works that are not AI-generated,
+    while their certificate stands (a revoked work may not be theirs at all)."""
+    return (
+        select(Work)
+        .join(Certificate, (Certificate.work_id == Work.id) & Certificate.superseded.is_(False))
+        .where(
+            Work.creator_id == creator_id,
+            Work.kind == "text",
+            Work.label.in_(VOICE_LABELS),
+            ~Certificate.revocation.has(),
+        )
+    )
 
-    Only works that are theirs and not AI-generated are read, and only while their certificate
-    stands (a revoked work may not be theirs at all). Without the embedder (the server extras
-    are not installed) the muse simply goes without.
-    """
+
+def _has_voice_works(inst: Instance, creator_id: str) -> bool:
+    with inst.db.session() as session:
+        return session.scalar(_voice_works(creator_id).limit(1)) is not None
+
+
+def creator_voice(inst: Instance, creator_id: str, query: str) -> list[voice.Passage]:
+    """Passages of the creator's newest :data:`VOICE_WORKS` works that may be quoted, nearest
+    to ``query`` first. Without the embedder (the server extras are not installed) the muse
+    simply goes without."""
     from hallmark.similarity.fingerprints import EmbedderUnavailable
 
     if not query.strip():
         return []
     with inst.db.session() as session:
-        works = list(
-            session.scalars(
-                select(Work)
-                .join(
-                    Certificate,
-                    (Certificate.work_id == Work.id) & Certificate.superseded.is_(False),
-                )
-                .where(
-                    Work.creator_id == creator_id,
-                    Work.kind == "text",
-                    Work.label.in_(VOICE_LABELS),
-                    ~Certificate.revocation.has(),
-                )
+        # Read what is needed and let the session go: embedding takes a while the first time.
+        works = [
+            (work.id, work.sha256, work.blob_key)
+            for work in session.scalars(
+                _voice_works(creator_id)
                 .order_by(Work.created_at.desc(), Work.id)
                 .limit(VOICE_WORKS)
             )
-        )
-        if not works:
+        ]
+    if not works:
+        return []
+    try:
+        embedder = _embedder()
+        found: list[voice.Passage] = []
+        rows: list[np.ndarray] = []
+        for work_id, sha256, blob_key in works:
+            texts, vectors = _work_passages(inst, sha256, blob_key, embedder)
+            found.extend(voice.Passage(work_id, text) for text in texts)
+            rows.append(vectors)
+        if not found:
             return []
-        try:
-            embedder = _embedder()
-            found: list[voice.Passage] = []
-            rows: list[np.ndarray] = []
-            for work in works:
-                texts, vectors = _work_passages(inst, work, embedder)
-                found.extend(voice.Passage(work.id, text) for text in texts)
-                rows.append(vectors)
-            if not found:
-                return []
-            query_vector = embedder.embed([query])[0]
-        except EmbedderUnavailable as exc:
-            logger.warning("the muse goes without the creator's voice: %s", exc.detail)
-            return []
+        query_vector = embedder.embed([query])[0]
+    except EmbedderUnavailable as exc:
+        logger.warning("the muse goes without the creator's voice: %s", exc.detail)
+        return []
     return [found[i] for i in voice.nearest(query_vector, np.vstack(rows))]
 
 
@@ -328,7 +356,7 @@ class Run:
         if close is not None:
             close()
 
-    def _run(self) -> Iterator[str]:
+    def _run(self) -> Generator[str, None, None]:
         self._started = True
         outcome = "cancelled"
         try:
@@ -353,7 +381,9 @@ class Run:
         try:
             with self.inst.db.session() as session:
                 row = session.get(MuseSuggestion, self.id)
-                if row is not None:
+                # A draft submitted meanwhile ended the suggestion where it stood, and the
+                # certificate states it so (drafts.submit_draft): it stays as it was.
+                if row is not None and row.status == "streaming":
                     row.output = self.text
                     row.status = outcome
                     row.finished_at = self.inst.clock()
@@ -467,7 +497,9 @@ def ask(
         if close is not None:
             close()
         raise
-    logger.info("muse %s: %s for draft %s (%s)", suggestion_id, chosen.value, draft_id, backend.name)
+    logger.info(
+        "muse %s: %s for draft %s (%s)", suggestion_id, chosen.value, draft_id, backend.name
+    )
     return Run(
         inst,
         suggestion_id=suggestion_id,
@@ -491,7 +523,9 @@ def _inserted(session: Any, draft_id: str) -> dict[str | None, int]:
             JournalEvent.draft_id == draft_id, JournalEvent.op == "muse"
         )
     )
-    return dict(record.inserted_by_ref({"op": op, "ref": ref, "text": text} for op, ref, text in rows))
+    return dict(
+        record.inserted_by_ref({"op": op, "ref": ref, "text": text} for op, ref, text in rows)
+    )
 
 
 def _suggestion_json(row: MuseSuggestion, inserted: dict[str | None, int]) -> dict[str, Any]:
@@ -538,7 +572,9 @@ def record_copy(inst: Instance, draft_id: str, suggestion_id: str, viewer: User)
         draft = drafts.owned_draft(session, draft_id, viewer)
         row = session.get(MuseSuggestion, suggestion_id) if len(suggestion_id) <= 40 else None
         if row is None or row.draft_id != draft.id:
-            raise NotFoundError(f"There is no muse suggestion '{suggestion_id[:40]}' for this draft.")
+            raise NotFoundError(
+                f"There is no muse suggestion '{suggestion_id[:40]}' for this draft."
+            )
         row.copies += 1
         return {"id": row.id, "copies": row.copies}
 

@@ -32,6 +32,7 @@ from hallmark.errors import (
     UnavailableError,
     VerificationError,
 )
+from hallmark.storage.database import is_unavailable, unavailable
 from hallmark.web.headers import add_security_headers
 
 logger = logging.getLogger(__name__)
@@ -262,6 +263,10 @@ def to_problem(exc: BaseException, request: Request) -> Problem:
             problem.headers["Retry-After"] = str(exc.retry_after)
             problem.extensions["retry_after"] = exc.retry_after
         return problem
+    if is_unavailable(exc):
+        # A database error that escaped the sessions' own translation is still "down for
+        # now", not a bug.
+        return to_problem(unavailable(exc), request)
     if isinstance(exc, RequestValidationError):
         return _from_validation(exc)
     if isinstance(exc, StarletteHTTPException):

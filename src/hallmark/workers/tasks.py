@@ -12,9 +12,10 @@ Tasks:
 - :data:`~hallmark.workers.celery_app.SIGN_CREDENTIALS` embeds signed Content Credentials in a
   certified image for a download waiting in a web process, and answers with the file.
 
-Each worker process opens the instance once, after it is forked, from the settings the worker
-was started with. The main process sweeps for lost jobs at start and then every half lease
-(:func:`hallmark.services.jobs.sweep`).
+``hallmark worker`` starts a worker; ``celery -A hallmark.workers.tasks worker`` does too, with
+the instance named by ``HALLMARK_HOME``. Each worker process opens the instance once, after it
+is forked, from the settings the worker was started with. The main process sweeps for lost
+jobs at start and then every half lease (:func:`hallmark.services.jobs.sweep`).
 """
 
 from __future__ import annotations
@@ -114,9 +115,10 @@ def register_tasks(app: Celery, state: WorkerState) -> None:
             # Recorded as failed in its row; the task itself is done with.
             logger.exception("analysis %s failed", analysis_id)
             return
-        if retry_in is not None:
+        if retry_in is not None and task.request.retries < MAX_RETRIES:
             # Another worker holds the job: look again when its lease would have run out, in
-            # case that worker died (this is how a task put back after a crash gets it).
+            # case that worker died (this is how a task put back after a crash gets it). A
+            # job held that long by a live worker is left to it, and to the sweep.
             raise task.retry(countdown=retry_in + 1.0)
 
     def sign_credentials(work_id: str) -> dict[str, Any]:
@@ -154,6 +156,19 @@ def build_worker_app(settings: Settings) -> Celery:
 
 
 def app_from_environment() -> Celery:
-    """For ``celery -A hallmark.workers.tasks:app_from_environment worker``: the settings of
-    the instance in ``HALLMARK_HOME`` (and ``HALLMARK_*`` variables), read at start."""
+    """The worker app of the instance in ``HALLMARK_HOME`` (and ``HALLMARK_*`` variables),
+    read when it is first asked for."""
     return build_worker_app(Settings.load())
+
+
+_from_environment: list[Celery] = []
+
+
+def __getattr__(name: str) -> Any:
+    # ``celery -A hallmark.workers.tasks worker`` looks for the module's ``app``: it is built
+    # then, from the environment, never at import time.
+    if name == "app":
+        if not _from_environment:
+            _from_environment.append(app_from_environment())
+        return _from_environment[0]
+    raise AttributeError(name)

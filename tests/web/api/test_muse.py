@@ -128,9 +128,7 @@ def test_refusals_are_problem_documents_whatever_the_accept(
         "no draft",
     )
     assert web.client.post(url, json={"mode": "ideas"}, headers=accept).status_code == 401
-    off = web.client.post(
-        f"{url}/settings", json={"continue": False}, headers=web.auth("alice")
-    )
+    off = web.client.post(f"{url}/settings", json={"continue": False}, headers=web.auth("alice"))
     assert off.json() == {"continue": False, "personal": True}
     assert_problem(
         web.client.post(url, json={"mode": "continue"}, headers=headers),
@@ -226,8 +224,9 @@ def test_the_authorship_report_lists_the_suggestions(web: Web) -> None:
         "text": inserted,
         "ref": prose["id"],
     }
-    web.client.post(f"{API}/drafts/{draft_id}/events", json={"events": [event]},
-                    headers=web.auth("alice"))
+    web.client.post(
+        f"{API}/drafts/{draft_id}/events", json={"events": [event]}, headers=web.auth("alice")
+    )
     submitted = web.client.post(
         f"{API}/drafts/{draft_id}/submit",
         json={"title": "Tide", "declare": "human-made", "text": OPENING + inserted},

@@ -95,7 +95,7 @@ def test_without_a_muse_the_editor_has_no_panel(tmp_path: Path) -> None:
 
 
 def test_the_report_and_certificate_show_the_muse(web: Web) -> None:
-    draft_id, prose_id, _ = write_with_muse(web, insert=True)
+    draft_id, _, _ = write_with_muse(web, insert=True)
     submitted = web.client.post(
         f"{API}/drafts/{draft_id}/submit",
         json={

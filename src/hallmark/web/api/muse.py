@@ -227,4 +227,3 @@ def record_copy(
     inst: InstanceDep, user: AuthorUser, draft_id: str, suggestion_id: str
 ) -> dict[str, Any]:
     return muse.record_copy(inst, draft_id, suggestion_id, user)
-

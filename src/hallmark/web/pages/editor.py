@@ -39,7 +39,7 @@ def _editor(request: Request, inst: InstanceDep, viewer: User, draft: DraftView 
     switches = muse.switches(inst, draft.draft_id, viewer) if draft else muse.Switches(True, True)
     if muse.enabled(inst):
         # The model loads in the background while the writer reads the page.
-        muse.warm_up(inst)
+        muse.warm_up(inst, viewer.id)
     context = {
         "draft_id": draft.draft_id if draft else None,
         "draft_title": draft.title if draft else "",
