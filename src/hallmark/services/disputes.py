@@ -88,7 +88,7 @@ def open_dispute(
         )
     if len(statement) > MAX_STATEMENT:
         raise InputError(f"The statement is longer than {MAX_STATEMENT} characters.")
-    with inst.db.session() as session:
+    with inst.db.writer() as session:
         match = session.get(SimilarityMatch, match_id) if len(match_id) <= 40 else None
         if match is None:
             raise NotFoundError(f"There is no match '{match_id[:40]}'.")

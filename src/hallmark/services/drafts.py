@@ -285,7 +285,7 @@ def start_draft(inst: Instance, creator_id: str, title: str | None = "") -> Draf
     title = _draft_title(title)
     now = inst.clock()
     draft_id = inst.new_id("d")
-    with inst.db.session() as session:
+    with inst.db.writer() as session:
         if session.get(User, creator_id) is None:
             raise NotFoundError("The creator account does not exist.")
         draft = Draft(

@@ -379,7 +379,7 @@ class Run:
         self._finished = True
         self.status = outcome
         try:
-            with self.inst.db.session() as session:
+            with self.inst.db.writer() as session:
                 row = session.get(MuseSuggestion, self.id)
                 # A draft submitted meanwhile ended the suggestion where it stood, and the
                 # certificate states it so (drafts.submit_draft): it stays as it was.
@@ -568,7 +568,7 @@ def list_suggestions(inst: Instance, draft_id: str, viewer: User) -> dict[str, A
 
 def record_copy(inst: Instance, draft_id: str, suggestion_id: str, viewer: User) -> dict[str, Any]:
     """The creator copied a suggestion out of the panel: count it."""
-    with inst.db.session() as session:
+    with inst.db.writer() as session:
         draft = drafts.owned_draft(session, draft_id, viewer)
         row = session.get(MuseSuggestion, suggestion_id) if len(suggestion_id) <= 40 else None
         if row is None or row.draft_id != draft.id:

@@ -89,7 +89,7 @@ def for_user(inst: Instance, user: User | None, *, limit: int = 50) -> dict[str,
 def mark_all_read(inst: Instance, user: User | None) -> int:
     if user is None:
         raise AuthError("Sign in to see your notifications.")
-    with inst.db.session() as session:
+    with inst.db.writer() as session:
         result = session.execute(
             update(Notification)
             .where(Notification.user_id == user.id, Notification.read_at.is_(None))

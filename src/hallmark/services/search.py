@@ -238,7 +238,7 @@ def reindex(inst: Instance, progress: Callable[[int, int], None] | None = None) 
         ids = list(session.scalars(select(Work.id).where(listing.listed()).order_by(Work.id)))
     done = 0
     for start in range(0, len(ids), 500):
-        with inst.db.session() as session:
+        with inst.db.writer() as session:
             works = session.scalars(
                 select(Work)
                 .where(Work.id.in_(ids[start : start + 500]))

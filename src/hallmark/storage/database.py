@@ -143,6 +143,18 @@ class Database:
             yield session
 
     @contextmanager
+    def writer(self) -> Iterator[Session]:
+        """A session that reads and then writes, away from the log; commits on success.
+
+        On SQLite it begins with ``BEGIN IMMEDIATE``. In WAL mode a transaction that has read
+        and then writes fails at once with "database is locked", without waiting, when another
+        connection committed in between (its snapshot is stale); taking the write lock first
+        makes it wait its turn instead. On PostgreSQL it is an ordinary transaction.
+        """
+        with _translated(), self._write() as session, session.begin():
+            yield session
+
+    @contextmanager
     def log_writer(self) -> Iterator[Session]:
         """A session holding the log's write lock until it commits or rolls back."""
         with _translated(), self._write() as session, session.begin():
