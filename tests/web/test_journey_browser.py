@@ -132,6 +132,20 @@ def test_write_certify_find_download_and_verify(
     assert page.locator("table").count() >= 3
     shoot(page, "insights")
 
+    # Keyboard: the first Tab reaches the skip link, which moves focus to the content, and
+    # the gallery's filters are reachable by Tab with visible labels.
+    page.goto(f"{base_url}/gallery")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.className") == "skip-link"
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"#main$"))
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.tagName") == "SELECT":
+            break
+    control = page.evaluate("document.activeElement.id")
+    assert control and page.locator(f"label[for='{control}']").count() == 1
+
     # The same pages on a phone-sized screen scroll only vertically.
     page.set_viewport_size({"width": 390, "height": 844})
     for path in ("/gallery", f"/works/{work_id}", "/insights"):
