@@ -244,6 +244,13 @@ def check_certificate_shape(body: Any) -> None:
         "'work.normalized_text_sha256' is not a SHA-256 hex digest",
     )
     _require(work.get("kind") in WORK_KINDS, "'work.kind' is unknown")
+    # Verification reports the creator's handle; a missing or malformed one must be refused
+    # here as input, not found later as a crash (issue #9, found by fuzzing).
+    creator = body.get("creator")
+    _require(
+        isinstance(creator, dict) and isinstance(creator.get("handle"), str),
+        "'creator.handle' is missing",
+    )
     log = body.get("log")
     _require(
         isinstance(log, dict) and isinstance(log.get("index"), int) and log["index"] >= 0,
