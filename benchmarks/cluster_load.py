@@ -51,6 +51,7 @@ from typing import Any
 
 import httpx
 import redis
+import scratch  # benchmarks/scratch.py: run as a script, its folder is on the path
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import create_engine, text
@@ -145,22 +146,6 @@ def wait_answering(base: str, server: Process, timeout: float = 180) -> None:
         if time.monotonic() > deadline:
             raise SystemExit(f"hallmark serve did not answer within {timeout:g} s")
         time.sleep(0.5)
-
-
-@contextmanager
-def postgres_database(admin_url: str) -> Iterator[str]:
-    """A fresh database on the server of ``admin_url``, dropped afterwards."""
-    admin = make_url(admin_url).set(drivername="postgresql+psycopg")
-    name = f"hallmark_cluster_{secrets.token_hex(4)}"
-    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield admin.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with engine.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        engine.dispose()
 
 
 @contextmanager
@@ -413,7 +398,7 @@ def main() -> None:
     processes: list[Process] = []
     try:
         with (
-            postgres_database(args.postgres_url) as database_url,
+            scratch.postgres_database(args.postgres_url, "hallmark_cluster") as database_url,
             redis_database(args.redis_url) as redis_url,
         ):
             run_cli(home, env, "init", "--database-url", database_url)

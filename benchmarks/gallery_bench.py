@@ -21,7 +21,6 @@ import argparse
 import itertools
 import platform
 import random
-import secrets
 import statistics
 import tempfile
 import time
@@ -32,10 +31,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import scratch  # benchmarks/scratch.py: run as a script, its folder is on the path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-from sqlalchemy import create_engine, insert, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import insert, select, text
 
 from hallmark.services import gallery, listing
 from hallmark.services.instance import Instance, init_instance, open_instance
@@ -77,17 +76,8 @@ def database(admin_url: str | None) -> Iterator[str | None]:
     if admin_url is None:
         yield None
         return
-    admin = make_url(admin_url).set(drivername="postgresql+psycopg")
-    name = f"hallmark_bench_{secrets.token_hex(4)}"
-    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield admin.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with engine.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        engine.dispose()
+    with scratch.postgres_database(admin_url, "hallmark_bench") as url:
+        yield url
 
 
 def seed(inst: Instance, total: int, rng: random.Random) -> dict[str, Any]:

@@ -28,7 +28,6 @@ import asyncio
 import os
 import platform
 import random
-import secrets
 import shutil
 import signal
 import socket
@@ -43,6 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import scratch  # benchmarks/scratch.py: run as a script, its folder is on the path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
@@ -103,25 +103,6 @@ def run_cli(home: Path, env: dict[str, str], *args: str, stdin: str | None = Non
     if done.returncode != 0:
         raise SystemExit(f"hallmark {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
     return done.stdout
-
-
-@contextmanager
-def postgres_database(admin_url: str) -> Iterator[str]:
-    """A fresh database on the server of ``admin_url``, dropped afterwards."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    admin = make_url(admin_url).set(drivername="postgresql+psycopg")
-    name = f"hallmark_load_{secrets.token_hex(4)}"
-    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield admin.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with engine.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        engine.dispose()
 
 
 @contextmanager
@@ -304,7 +285,7 @@ def database_for(args: argparse.Namespace) -> Iterator[str | None]:
     if args.database == "sqlite":
         yield None
         return
-    with postgres_database(args.postgres_url) as url:
+    with scratch.postgres_database(args.postgres_url, "hallmark_load") as url:
         yield url
 
 
