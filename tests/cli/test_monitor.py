@@ -12,14 +12,12 @@ import base64
 import hashlib
 import json
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import uvicorn
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import delete
 from typer.testing import CliRunner, Result
@@ -36,8 +34,8 @@ from hallmark.services.registry import register_work
 from hallmark.services.witness import add_cosignatures
 from hallmark.storage.log_store import LogStore
 from hallmark.storage.models import CheckpointRow, LogEntry, LogNode
-from hallmark.web.app import create_app
 from tests.conftest import make_instance
+from tests.web.test_browser import serve_in_thread
 
 WITNESS_NAME = "witness.example.org/w1"
 WITNESS_SEED = bytes(range(32))
@@ -58,27 +56,10 @@ def served(tmp_path: Path) -> Iterator[Served]:
     """An instance that accepts the test witness, served over HTTP on a free local port."""
     vkey = CosignerKey.from_public_key(WITNESS_NAME, _witness_key().public_key()).vkey()
     inst = make_instance(tmp_path / "home", witnesses=[vkey])
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        create_app(inst.settings, instance=inst), log_level="warning", lifespan="on"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("uvicorn did not start")
-        time.sleep(0.05)
     try:
-        yield Served(inst, f"http://127.0.0.1:{port}")
+        with serve_in_thread(inst) as url:
+            yield Served(inst, url)
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
         inst.close()
 
 

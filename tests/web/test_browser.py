@@ -12,6 +12,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -36,9 +37,10 @@ pytestmark = [
 ]
 
 
-@pytest.fixture
-def base_url(instance: Instance) -> Iterator[str]:
-    """The app served by uvicorn in a thread, on a socket bound before the server starts."""
+@contextmanager
+def serve_in_thread(instance: Instance) -> Iterator[str]:
+    """The app of ``instance`` served by uvicorn in a thread, on a socket bound before the
+    server starts; yields its base URL and stops the server afterwards."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
@@ -60,6 +62,13 @@ def base_url(instance: Instance) -> Iterator[str]:
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()
+
+
+@pytest.fixture
+def base_url(instance: Instance) -> Iterator[str]:
+    """The app served by uvicorn in a thread (see :func:`serve_in_thread`)."""
+    with serve_in_thread(instance) as url:
+        yield url
 
 
 def test_sign_up_register_and_verify_in_a_browser(base_url: str, tmp_path: Path) -> None:
