@@ -71,7 +71,6 @@ from hallmark.similarity.fingerprints import (
     FIRST_CROP_ROW,
     IMAGE_ROWS,
     LAYOUT_BOXES,
-    LAYOUT_DIM,
     NUM_PERM,
     image_layouts,
     mirror_layouts,
@@ -125,7 +124,11 @@ def random_texts(rng: np.random.Generator, count: int, first_key: int) -> list[T
     total = int(chunks.sum())
     signatures = rng.integers(0, 2**32, size=(total, NUM_PERM), dtype=np.uint64)
     signatures = signatures.astype(np.uint32)
-    vectors = unit(rng.standard_normal((total, EMBEDDING_DIM), dtype=np.float32))
+    vectors = (
+        TEXTS.sample(rng, total)
+        if TEXTS is not None
+        else unit(rng.standard_normal((total, EMBEDDING_DIM), dtype=np.float32))
+    )
     out = []
     start = 0
     for i, n in enumerate(chunks.tolist()):
@@ -147,12 +150,21 @@ def move_vectors(rng: np.random.Generator, vectors: np.ndarray, cosine: float) -
 
 
 def altered_text(
-    rng: np.random.Generator, fp: TextFingerprint, share: float, cosine: float, digest: str
+    rng: np.random.Generator, fp: TextFingerprint, share: float, how: str | float, digest: str
 ) -> TextFingerprint:
+    """``fp`` with ``share`` of its MinHash values changed and its vectors moved: to the
+    cosine ``how`` when it is a number, else to cosines the text model measured for ``how``
+    (with random vectors, to 0.9)."""
     chunks = fp.chunk_minhashes.copy()
     changed = rng.random(chunks.shape) < share
     chunks[changed] = rng.integers(0, 2**32, size=int(changed.sum()), dtype=np.uint64)
-    return text_fingerprint(digest, chunks, move_vectors(rng, fp.vectors, cosine))
+    if isinstance(how, float):
+        vectors = move_vectors(rng, fp.vectors, how)
+    elif TEXTS is None:
+        vectors = move_vectors(rng, fp.vectors, 0.9)
+    else:
+        vectors = np.stack([TEXTS.moved(rng, v, how) for v in fp.vectors])
+    return text_fingerprint(digest, chunks, vectors)
 
 
 def _best_cosine(stored: np.ndarray, query_image: Any) -> float:
@@ -162,44 +174,48 @@ def _best_cosine(stored: np.ndarray, query_image: Any) -> float:
 
 
 @dataclass
-class LayoutModel:
-    """Synthetic layouts around real scenes' layouts, and the cosines copies were measured at."""
+class VectorModel:
+    """Synthetic vectors drawn around real ones, and the cosines real copies were measured at.
 
-    centres: np.ndarray  # the scenes' layouts
+    Random unit vectors are the worst case for an HNSW graph (every point about as far from
+    every other, so a greedy walk has nothing to follow) and unlike real fingerprints, which
+    cluster. So synthetic layouts and text vectors are drawn around real ones, with Gaussian
+    noise of the real ones' covariance, its scale (``spread``) chosen so that unrelated
+    synthetic vectors are as alike as unrelated real ones: the same cosine exceeded once in
+    10,000 pairs. A planted copy sits at a cosine drawn from those measured on real copies.
+    """
+
+    centres: np.ndarray  # the real vectors
     factor: np.ndarray  # Cholesky factor of their covariance
-    spread: float  # how far from its centre a layout is drawn, in units of that covariance
-    copy_cosines: dict[str, np.ndarray]  # per IMAGE_COPIES kind
-    real_tail: float  # unrelated real scenes: the cosine exceeded once in 10,000 pairs
+    spread: float  # how far from its centre a vector is drawn, in units of that covariance
+    copy_cosines: dict[str, np.ndarray]  # per kind of copy
+    real_tail: float  # unrelated real vectors: the cosine exceeded once in 10,000 pairs
 
     @classmethod
-    def fit(cls, scenes: int = 1_500, copies: int = 80, seed: int = 7) -> LayoutModel:
-        rng = np.random.default_rng(seed)
-        images = [perturb.make_image(90_000 + i) for i in range(scenes)]
-        layouts = np.stack([image_layouts(image)[0] for image in images]).astype(np.float64)
-        covariance = np.cov(layouts, rowvar=False) + 1e-6 * np.eye(LAYOUT_DIM)
-        cosines = layouts @ layouts.T
-        real_tail = float(np.quantile(cosines[np.triu_indices(scenes, 1)], 0.9999))
-        measured: dict[str, list[float]] = {kind: [] for kind in IMAGE_COPIES}
-        for i, image in enumerate(images[:copies]):
-            stored = layouts[i]
-            altered = perturb.recolour(perturb.resize(image, float(rng.uniform(0.5, 2))), i)
-            measured["altered"].append(_best_cosine(stored, _jpeg(altered)))
-            measured["mirrored"].append(_best_cosine(stored, perturb.mirror(image)))
-            measured["cropped"].append(_best_cosine(stored, perturb.random_crop(image, i)))
-            crop_layout = image_layouts(perturb.random_crop(image, i + 1))[0]
-            measured["original of a crop"].append(_best_cosine(crop_layout, image))
-            measured["captioned"].append(_best_cosine(stored, perturb.caption_bar(image)))
+    def around(
+        cls,
+        centres: np.ndarray,
+        unrelated: np.ndarray,
+        copy_cosines: dict[str, list[float]],
+        seed: int,
+    ) -> VectorModel:
+        """Fit to ``centres``; ``unrelated`` holds one real vector per work, for the tail."""
+        centres = centres.astype(np.float64)
+        dim = centres.shape[1]
+        covariance = np.cov(centres, rowvar=False) + 1e-6 * np.eye(dim)
+        cosines = unrelated @ unrelated.T
+        real_tail = float(np.quantile(cosines[np.triu_indices(len(unrelated), 1)], 0.9999))
         model = cls(
-            centres=layouts,
+            centres=centres,
             factor=np.linalg.cholesky(covariance),
             spread=1.0,
-            copy_cosines={kind: np.array(values) for kind, values in measured.items()},
+            copy_cosines={kind: np.array(values) for kind, values in copy_cosines.items()},
             real_tail=real_tail,
         )
-        # Drawn around one scene's layout each, layouts are as clustered as the spread allows:
-        # a wide spread gives a Gaussian (less clustered than real scenes, its tail lower), a
-        # narrow one near-copies of the scenes. Pick the spread whose tail matches the scenes',
-        # so unrelated layouts crowd a copy's original as real ones would.
+        # Drawn around one real vector each, synthetic ones are as clustered as the spread
+        # allows: a wide spread gives a Gaussian (less clustered than real ones, its tail
+        # lower), a narrow one near-copies of the real ones. Pick the spread whose tail
+        # matches the real one, so unrelated works crowd a copy's original as real ones would.
         low, high = 0.05, 4.0
         for _ in range(12):
             model.spread = (low + high) / 2
@@ -210,8 +226,9 @@ class LayoutModel:
         return model
 
     def sample(self, rng: np.random.Generator, count: int) -> np.ndarray:
+        dim = self.centres.shape[1]
         centres = self.centres[rng.integers(len(self.centres), size=count)]
-        draws = centres + self.spread * rng.standard_normal((count, LAYOUT_DIM)) @ self.factor.T
+        draws = centres + self.spread * rng.standard_normal((count, dim)) @ self.factor.T
         return (draws / np.linalg.norm(draws, axis=1, keepdims=True)).astype(np.float32)
 
     def model_tail(self, rng: np.random.Generator, count: int = 3_000) -> float:
@@ -219,13 +236,102 @@ class LayoutModel:
         cosines = draws @ draws.T
         return float(np.quantile(cosines[np.triu_indices(count, 1)], 0.9999))
 
-    def moved(self, rng: np.random.Generator, layout: np.ndarray, how: str) -> np.ndarray:
-        """A layout at a cosine to ``layout`` drawn from those measured for ``how``."""
+    def moved(self, rng: np.random.Generator, vector: np.ndarray, how: str) -> np.ndarray:
+        """A vector at a cosine to ``vector`` drawn from those measured for ``how``."""
         cosine = float(np.clip(rng.choice(self.copy_cosines[how]), -1.0, 1.0))
-        noise = rng.standard_normal(LAYOUT_DIM)
-        noise -= (noise @ layout) * layout
-        noise /= np.linalg.norm(noise)
-        return (cosine * layout + np.sqrt(1 - cosine**2) * noise).astype(np.float32)
+        return at_cosine(rng, vector, cosine)
+
+    def describe(self, rng: np.random.Generator) -> str:
+        return (
+            f"cosine exceeded once in 10,000 unrelated pairs: real {self.real_tail:.3f}, "
+            f"model {self.model_tail(rng):.3f}; copies (min / median): "
+            + ", ".join(
+                f"{kind} {np.min(c):.2f} / {np.median(c):.2f}"
+                for kind, c in self.copy_cosines.items()
+            )
+        )
+
+
+def at_cosine(rng: np.random.Generator, vector: np.ndarray, cosine: float) -> np.ndarray:
+    noise = rng.standard_normal(len(vector))
+    noise -= (noise @ vector) * vector
+    noise /= np.linalg.norm(noise)
+    return (cosine * vector + np.sqrt(1 - cosine**2) * noise).astype(np.float32)
+
+
+def fit_layouts(scenes: int = 1_500, copies: int = 80, seed: int = 7) -> VectorModel:
+    """The layout model: 1,500 generated scenes, and copies of 80 of them of every kind."""
+    rng = np.random.default_rng(seed)
+    images = [perturb.make_image(90_000 + i) for i in range(scenes)]
+    layouts = np.stack([image_layouts(image)[0] for image in images]).astype(np.float64)
+    measured: dict[str, list[float]] = {kind: [] for kind in IMAGE_COPIES}
+    for i, image in enumerate(images[:copies]):
+        stored = layouts[i]
+        altered = perturb.recolour(perturb.resize(image, float(rng.uniform(0.5, 2))), i)
+        measured["altered"].append(_best_cosine(stored, _jpeg(altered)))
+        measured["mirrored"].append(_best_cosine(stored, perturb.mirror(image)))
+        measured["cropped"].append(_best_cosine(stored, perturb.random_crop(image, i)))
+        crop_layout = image_layouts(perturb.random_crop(image, i + 1))[0]
+        measured["original of a crop"].append(_best_cosine(crop_layout, image))
+        measured["captioned"].append(_best_cosine(stored, perturb.caption_bar(image)))
+    return VectorModel.around(layouts, layouts, measured, seed)
+
+
+#: Real texts for the text model: the human texts of the detector's corpus, one per group (each
+#: group also holds an AI text on the same prompt, which would crowd the tail).
+TEXT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "textdetect" / "train.jsonl"
+#: Synthetic texts are 64 to 160 words, so real texts are cut to 160 words (at most 4 chunks).
+TEXT_WORDS = 160
+
+
+def real_texts() -> list[str]:
+    if not TEXT_CORPUS.exists():
+        # Without the shared corpus, the tests' generated texts (more alike than real ones).
+        return [work.text for work in perturb.make_corpus(1_500, words=TEXT_WORDS, seed=7)]
+    texts: dict[str, str] = {}
+    with TEXT_CORPUS.open(encoding="utf-8") as handle:
+        for line in handle:
+            row = json.loads(line)
+            if row["label"] == "human":
+                texts.setdefault(row["group"], row["text"])
+    return list(texts.values())
+
+
+def fit_texts(copies: int = 300, seed: int = 7) -> VectorModel:
+    """The text model: real texts' chunk vectors, and the cosines of two kinds of copy.
+
+    A near copy is a real text with a third of its words replaced and its sentences shuffled
+    (MinHash still finds it). A paraphrase says the same again in other words, which only the
+    vectors find; the tests' generated texts can be paraphrased (``perturb.paraphrase``: every
+    sentence another template, every synonym another), real ones cannot, so the paraphrase
+    cosines are measured on generated texts. A copy's cosine is each of its chunks' best cosine
+    to the original's chunks.
+    """
+    from hallmark.similarity.fingerprints import text_fingerprints
+
+    texts = [" ".join(text.split()[:TEXT_WORDS]) for text in real_texts()]
+    works = perturb.make_corpus(copies, words=TEXT_WORDS, seed=seed)
+    console.print(f"embedding {len(texts):,} real texts and {3 * copies} more ...")
+    originals = text_fingerprints(texts)
+    near = text_fingerprints(
+        [
+            perturb.reorder_sentences(perturb.replace_words(t, 1 / 3, i), i)
+            for i, t in enumerate(texts[:copies])
+        ]
+    )
+    generated = text_fingerprints([work.text for work in works])
+    para = text_fingerprints([perturb.paraphrase(work, i) for i, work in enumerate(works)])
+    measured: dict[str, list[float]] = {"near copy": [], "paraphrase": []}
+    pairs = {
+        "near copy": zip(originals, near, strict=False),
+        "paraphrase": zip(generated, para, strict=True),
+    }
+    for kind, altered in pairs.items():
+        for original, copy in altered:
+            measured[kind] += (copy.vectors @ original.vectors.T).max(axis=1).tolist()
+    chunks = np.vstack([fp.vectors for fp in originals])
+    first_chunks = np.stack([fp.vectors[0] for fp in originals])
+    return VectorModel.around(chunks, first_chunks, measured, seed)
 
 
 def _jpeg(image: Any) -> Any:
@@ -234,7 +340,8 @@ def _jpeg(image: Any) -> Any:
     return Image.open(io.BytesIO(perturb.encode(image, "JPEG", 50)))
 
 
-LAYOUTS: LayoutModel | None = None  # fitted in main() when images are benchmarked
+LAYOUTS: VectorModel | None = None  # fitted in main() when images are benchmarked
+TEXTS: VectorModel | None = None  # fitted in main() when texts are benchmarked
 
 
 def random_images(rng: np.random.Generator, count: int, first_key: int) -> list[ImageFingerprint]:
@@ -336,8 +443,15 @@ def batches(total: int) -> Iterator[tuple[int, int]]:
 
 
 def build_and_ask(
-    modality: str, index: MemoryIndex, total: int, first_key: int, queries: int, seed: int
-) -> Outcome:
+    modality: str,
+    index: MemoryIndex,
+    total: int,
+    first_key: int,
+    queries: int,
+    seed: int,
+    ef_values: list[int] | None = None,
+) -> list[Outcome]:
+    """Add ``total`` works, then ask the questions (once per ``ef_values`` entry, if given)."""
     rng = np.random.default_rng(seed)
     targets = set(rng.choice(total, size=min(queries, total), replace=False).tolist())
     kept: dict[int, Any] = {}
@@ -372,7 +486,8 @@ def build_and_ask(
     for n, (key, fp) in enumerate(sorted(kept.items())):
         digest = f"{10**15 + n:064x}"
         if modality == "texts":
-            copy = altered_text(rng, fp, 0.30 if n % 2 else 1.0, 0.90, digest)
+            how = "near copy" if n % 2 else "paraphrase"
+            copy = altered_text(rng, fp, 0.30 if how == "near copy" else 1.0, how, digest)
         else:
             how = IMAGE_COPIES[n % len(IMAGE_COPIES)]
             copy = altered_image(rng, fp, (10, 40), (0, 6), digest, how)
@@ -391,12 +506,30 @@ def build_and_ask(
         else random_images(rng, queries, 3 * 10**15)
     )
     questions += [Question("unrelated", fp, None, False) for fp in fresh]
-    order = rng.permutation(len(questions))
+    order = rng.permutation(len(questions)).tolist()
+    outcomes = []
+    for ef in ef_values or [None]:
+        if ef is not None:
+            index.ef_search = ef
+        outcomes.append(
+            ask(index, [questions[i] for i in order], modality, total, build, before, after, ef)
+        )
+    return outcomes
 
+
+def ask(
+    index: MemoryIndex,
+    questions: list[Question],
+    modality: str,
+    total: int,
+    build: float,
+    before: float | None,
+    after: float | None,
+    ef: int | None,
+) -> Outcome:
     latencies: list[float] = []
     found = answers = right = near_miss_answers = unrelated_answers = 0
-    for i in order.tolist():
-        q = questions[i]
+    for q in questions:
         t0 = time.perf_counter()
         result = index.query(q.fingerprint, limit=10)
         latencies.append(time.perf_counter() - t0)
@@ -412,7 +545,7 @@ def build_and_ask(
             unrelated_answers += len(result)
     planted = [q for q in questions if q.kind == "planted"]
     return Outcome(
-        modality=modality,
+        modality=modality if ef is None else f"{modality}, ef_search {ef}",
         count=total,
         build_seconds=build,
         index_mb=(after - before) if after is not None and before is not None else None,
@@ -521,6 +654,17 @@ def main() -> None:
     )
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--datasketch-sample", type=int, default=50_000)
+    parser.add_argument(
+        "--ef-search",
+        type=lambda value: [int(v) for v in value.split(",")],
+        default=None,
+        help="text search efforts to ask at, comma-separated (default: the index's own)",
+    )
+    parser.add_argument(
+        "--random-vectors",
+        action="store_true",
+        help="random unit text vectors (the worst case) instead of ones drawn around real texts",
+    )
     parser.add_argument("--no-save", action="store_true", help="skip the save/load figures")
     parser.add_argument("--json", type=Path, default=None, help="append the results here")
     args = parser.parse_args()
@@ -534,32 +678,30 @@ def main() -> None:
     start_rss = rss_mb()
     outcomes = []
     if args.texts:
-        outcomes.append(build_and_ask("texts", index, args.texts, 1, args.queries, args.seed))
+        global TEXTS
+        if not args.random_vectors:
+            TEXTS = fit_texts()
+            console.print("text vectors: " + TEXTS.describe(np.random.default_rng(args.seed)))
+        asked = build_and_ask(
+            "texts", index, args.texts, 1, args.queries, args.seed, args.ef_search
+        )
+        outcomes += asked
         # Each modality's figures are shown as soon as they are known: a long run that fails
         # later (out of memory while saving, say) still leaves them.
-        print(outcome_json(outcomes[-1]), flush=True)
+        for outcome in asked:
+            print(outcome_json(outcome), flush=True)
     if args.images:
         global LAYOUTS
         console.print("fitting the layout model to generated scenes ...")
-        LAYOUTS = LayoutModel.fit()
-        model_tail = LAYOUTS.model_tail(np.random.default_rng(args.seed))
-        console.print(
-            f"unrelated layouts, cosine exceeded once in 10,000 pairs: real scenes "
-            f"{LAYOUTS.real_tail:.3f}, model {model_tail:.3f}; copies (min / median): "
-            + ", ".join(
-                f"{kind} {np.min(c):.2f} / {np.median(c):.2f}"
-                for kind, c in LAYOUTS.copy_cosines.items()
-            )
-        )
-        outcomes.append(
-            build_and_ask(
-                "images",
-                index,
-                args.images,
-                args.texts + 1,
-                args.queries if args.image_queries is None else args.image_queries,
-                args.seed + 1,
-            )
+        LAYOUTS = fit_layouts()
+        console.print("layouts: " + LAYOUTS.describe(np.random.default_rng(args.seed)))
+        outcomes += build_and_ask(
+            "images",
+            index,
+            args.images,
+            args.texts + 1,
+            args.queries if args.image_queries is None else args.image_queries,
+            args.seed + 1,
         )
         print(outcome_json(outcomes[-1]), flush=True)
     end_rss = rss_mb()
