@@ -76,3 +76,14 @@ def test_handles_are_unique_case_insensitively(instance: Instance) -> None:
     add_user(instance, "bea")
     with pytest.raises(ConflictError), instance.db.session() as session:
         accounts.create_user(instance, session, "BEA")
+
+
+def test_ending_sessions_raises_the_epoch_once_per_call(any_instance: Instance) -> None:
+    user_id = add_user(any_instance, "wren")
+    with any_instance.db.session() as session:
+        assert session.get_one(User, user_id).session_epoch == 0
+    for _ in range(2):
+        with any_instance.db.session() as session:
+            accounts.end_sessions(session, user_id)
+    with any_instance.db.session() as session:
+        assert session.get_one(User, user_id).session_epoch == 2

@@ -160,8 +160,8 @@ def test_others_see_figures_but_not_the_drafts(clocked: Instance) -> None:
             stages.stage_file(clocked, work_id, 1, viewer)
     admin_view = stages.progression(clocked, work_id, user(clocked, root))
     assert admin_view["stages"][0]["note"] == "first go" and admin_view["steps"][0]["diff"]
-    row, data = stages.stage_file(clocked, work_id, 1, user(clocked, alice))
-    assert data == DRAFT_1.encode() and row.position == 1
+    row, blob = stages.stage_file(clocked, work_id, 1, user(clocked, alice))
+    assert blob.read_all() == DRAFT_1.encode() and row.position == 1
 
 
 def test_a_private_work_hides_its_progression(clocked: Instance) -> None:

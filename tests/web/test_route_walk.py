@@ -110,7 +110,9 @@ class Case:
     ``make`` builds the request from the world; with ``fresh`` it is built again for every
     role, since the request uses up its object (a revocation, a decision). ``own_session``
     sends page requests from a copy of the role's browser, for routes that replace the
-    session (sign-up, login, logout).
+    session (sign-up, login, logout). ``ends_sessions`` marks a request that ends every
+    session of the role's user, the browser it was copied from included (logout), so the
+    role signs in again afterwards.
     """
 
     name: str
@@ -118,6 +120,7 @@ class Case:
     access: Access
     fresh: bool = False
     own_session: bool = False
+    ends_sessions: bool = False
 
 
 # The world: people, their browsers and tokens, and alice's things -----------------------------
@@ -141,6 +144,10 @@ class World:
 
     def auth(self, role: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[role]}"} if role in self.tokens else {}
+
+    def sign_in_again(self, role: str) -> None:
+        self.pages[role] = _browser(self.app, HANDLES.get(role))
+        self._csrf.pop(role, None)
 
     def csrf(self, role: str) -> str:
         if role not in self._csrf:
@@ -418,7 +425,9 @@ ROUTES: dict[tuple[str, str], list[Case]] = {
             own_session=True,
         )
     ],
-    ("POST", "/logout"): [Case("logout", post("/logout"), everyone(303), own_session=True)],
+    ("POST", "/logout"): [
+        Case("logout", post("/logout"), everyone(303), own_session=True, ends_sessions=True)
+    ],
     ("GET", "/robots.txt"): [Case("robots", get("/robots.txt"), everyone(200))],
     ("GET", "/ai.txt"): [Case("ai.txt", get("/ai.txt"), everyone(200))],
     ("GET", "/.well-known/tdmrep.json"): [
@@ -931,7 +940,10 @@ def ask(w: World, case: Case, role: str, call: Call) -> httpx.Response:
         client = TestClient(w.app)
         client.cookies.update(w.pages[role].cookies)
     csrf = w.csrf(role) if call.method != "GET" else None
-    return send(w, client, call, csrf=csrf)
+    response = send(w, client, call, csrf=csrf)
+    if case.ends_sessions:
+        w.sign_in_again(role)
+    return response
 
 
 def verdict(response: httpx.Response, expected: Expect) -> str | None:

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from hallmark.errors import (
@@ -151,6 +151,18 @@ def authenticate(inst: Instance, handle: str, password: str) -> User:
     if not accepted:
         raise wrong
     return user
+
+
+def end_sessions(session: Session, user_id: str) -> None:
+    """End every browser session of this user, including copies of its cookie kept elsewhere.
+
+    Sessions are signed cookies that carry the user's ``session_epoch`` from login; raising it
+    here makes every one of them stale. The increment happens in the database, so two logouts
+    at once both count and neither reads a value the other is about to change.
+    """
+    session.execute(
+        update(User).where(User.id == user_id).values(session_epoch=User.session_epoch + 1)
+    )
 
 
 def _token_digest(token: str) -> str:

@@ -8,7 +8,6 @@ before anything is stored.
 
 from __future__ import annotations
 
-import io
 import warnings
 from dataclasses import dataclass
 
@@ -18,6 +17,7 @@ from PIL import Image, UnidentifiedImageError
 from hallmark.core.certificate import WorkDigests
 from hallmark.core.digests import decode_text, normalize_text, sha256_hex
 from hallmark.errors import InputError, TooLargeError, UnsupportedMediaError
+from hallmark.storage.spool import Content, as_content
 
 IMAGE_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp", "GIF": "image/gif"}
 TEXT_TYPES = {"text/plain", "text/markdown"}
@@ -36,31 +36,35 @@ class MediaInfo:
 
 
 def inspect(
-    data: bytes,
+    data: bytes | Content,
     *,
     filename: str | None = None,
     max_bytes: int,
     max_pixels: int,
     max_text_chars: int,
 ) -> MediaInfo:
-    if len(data) > max_bytes:
+    """What ``data`` is, checked; an image is decoded from its (possibly on-disk) content."""
+    content = as_content(data)
+    if content.size > max_bytes:
         raise TooLargeError(
-            f"The file is {len(data):,} bytes; the limit is {max_bytes:,} bytes.",
+            f"The file is {content.size:,} bytes; the limit is {max_bytes:,} bytes.",
             hint="Upload a smaller file, or ask the operator to raise max_upload_bytes.",
         )
-    if not data or not data.strip():
-        raise InputError("The file is empty.", hint="Choose a file with content.")
-    if data.startswith(_IMAGE_MAGIC):
-        return _inspect_image(data, max_pixels=max_pixels)
-    if data.startswith(_BINARY_MAGIC):
+    head = content.head(8)
+    if head.startswith(_IMAGE_MAGIC):
+        return _inspect_image(content, max_pixels=max_pixels)
+    if head.startswith(_BINARY_MAGIC):
         raise UnsupportedMediaError(
             "This file type is not supported.",
             hint="Hallmark registers UTF-8 text and PNG, JPEG, WebP or GIF images.",
         )
-    return _inspect_text(data, filename=filename, max_chars=max_text_chars)
+    # A text is decoded whole; max_text_chars keeps texts small.
+    return _inspect_text(content.read(), filename=filename, max_chars=max_text_chars)
 
 
 def _inspect_text(data: bytes, *, filename: str | None, max_chars: int) -> MediaInfo:
+    if not data.strip():
+        raise InputError("The file is empty.", hint="Choose a file with content.")
     text = decode_text(data)
     if len(text) > max_chars:
         raise TooLargeError(f"The text has {len(text):,} characters; the limit is {max_chars:,}.")
@@ -79,14 +83,14 @@ def _inspect_text(data: bytes, *, filename: str | None, max_chars: int) -> Media
     )
 
 
-def _inspect_image(data: bytes, *, max_pixels: int) -> MediaInfo:
+def _inspect_image(content: Content, *, max_pixels: int) -> MediaInfo:
     with warnings.catch_warnings():
         # Pillow warns between max_pixels and twice that; treat the warning as the error too.
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         previous = Image.MAX_IMAGE_PIXELS
         Image.MAX_IMAGE_PIXELS = max_pixels
         try:
-            with Image.open(io.BytesIO(data)) as probe:
+            with Image.open(content.stream()) as probe:
                 fmt = probe.format or ""
                 width, height = probe.size
                 if fmt not in IMAGE_TYPES:
@@ -118,8 +122,8 @@ def _inspect_image(data: bytes, *, max_pixels: int) -> MediaInfo:
     return MediaInfo(
         kind="image",
         media_type=IMAGE_TYPES[fmt],
-        size=len(data),
-        digests=WorkDigests(sha256=sha256_hex(data), perceptual_hash=f"phash:{phash}"),
+        size=content.size,
+        digests=WorkDigests(sha256=content.sha256, perceptual_hash=f"phash:{phash}"),
         width=width,
         height=height,
     )

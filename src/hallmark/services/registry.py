@@ -46,6 +46,7 @@ from hallmark.services.instance import Instance
 from hallmark.services.media import MediaInfo, inspect
 from hallmark.storage.log_store import LogStore
 from hallmark.storage.models import Certificate, Revocation, User, Work, WorkStage
+from hallmark.storage.spool import Content, as_content
 
 logger = logging.getLogger(__name__)
 
@@ -120,7 +121,7 @@ def register_work(
     inst: Instance,
     *,
     creator_id: str,
-    data: bytes,
+    data: bytes | Content,
     title: str,
     declare: str,
     ai_share: float | None = None,
@@ -131,8 +132,10 @@ def register_work(
     consent_policy_url: str | None = None,
     evidence: Evidence | None = None,
 ) -> Registration:
-    """Register and certify a work. ``consent`` (with ``consent_policy_url`` when constrained)
-    is the work's AI-training consent; None takes the creator's default (issue #6)."""
+    """Register and certify a work. ``data`` is its bytes, or an upload spooled as it arrived
+    (then it is inspected and stored from the spool, never read whole unless it is a text).
+    ``consent`` (with ``consent_policy_url`` when constrained) is the work's AI-training
+    consent; None takes the creator's default (issue #6)."""
     label = OriginLabel.parse(declare)
     share = check_ai_share(label, ai_share)
     title = clean_title(title)
@@ -140,8 +143,9 @@ def register_work(
     chosen = consent_rules.parse(consent, consent_policy_url)
     statement_text = (statement or "").strip()[:2000]
     settings = inst.settings
+    content = as_content(data)
     media = inspect(
-        data,
+        content,
         filename=filename,
         max_bytes=settings.max_upload_bytes,
         max_pixels=settings.max_image_pixels,
@@ -149,8 +153,8 @@ def register_work(
     )
     declaration = {"label": label.value, "ai_share": share, "statement": statement_text}
     # inspect() has checked that a text work is UTF-8; search indexes its text (issue #7).
-    text = decode_text(data) if media.kind == "text" else None
-    blob_key = inst.blobs.put(data)
+    text = decode_text(content.read()) if media.kind == "text" else None
+    blob_key = inst.blobs.put_stream(content.stream())
     try:
         return _record(
             inst,

@@ -52,7 +52,9 @@ from hallmark.errors import ConflictError, InputError, NotFoundError
 from hallmark.services.instance import Instance
 from hallmark.services.media import MediaInfo, inspect
 from hallmark.services.registry import Evidence, Registration, get_work, register_work
+from hallmark.storage.blobs import BlobStream
 from hallmark.storage.models import User, Work, WorkStage
+from hallmark.storage.spool import Content, as_content
 
 logger = logging.getLogger(__name__)
 
@@ -71,9 +73,9 @@ _MAC_CONTEXT = b"hallmark series v1\x00"
 
 @dataclass(frozen=True)
 class StageUpload:
-    """One draft file as sent, before it is checked."""
+    """One draft file as sent (bytes, or an upload spooled as it arrived), before it is checked."""
 
-    data: bytes
+    data: bytes | Content
     filename: str | None = None
     note: str = ""
 
@@ -240,7 +242,7 @@ def add_stage(
     inst: Instance,
     series_id: str,
     creator_id: str,
-    data: bytes,
+    data: bytes | Content,
     filename: str | None = None,
     note: str = "",
 ) -> dict[str, Any]:
@@ -253,7 +255,7 @@ def add_stage(
         _refuse_registered(rows)
         _check_kinds(rows[0].kind if rows else None, [media.kind], single=True)
         _check_count(len(rows), 1)
-    blob_key = inst.blobs.put(data)
+    blob_key = inst.blobs.put_stream(as_content(data).stream())
     try:
         # The log's write lock serializes stage uploads with registrations: two uploads cannot
         # take the same position, and no stage slips into a series while it is registered.
@@ -434,7 +436,7 @@ def register_with_stages(
     plan = plan_stages(inst, creator_id=creator_id, series_id=series_id, uploads=stages)
     if plan is None:
         return register_work(inst, creator_id=creator_id, **work)
-    plan.blob_keys = [inst.blobs.put(c.upload.data) for c in plan.new]
+    plan.blob_keys = [inst.blobs.put_stream(as_content(c.upload.data).stream()) for c in plan.new]
     evidence = Evidence(items=[plan.evidence_item], attach=attach_series(inst, plan))
     try:
         registration = register_work(inst, creator_id=creator_id, evidence=evidence, **work)
@@ -564,9 +566,16 @@ _IMAGE_SIZES = _Memo(1024)
 
 def _image_size(inst: Instance, blob_key: str) -> tuple[int, int]:
     def measure() -> tuple[int, int]:
-        # Opening reads only the header; the image was fully checked when it was uploaded.
-        with Image.open(io.BytesIO(inst.blobs.get(blob_key))) as image:
-            width, height = image.size
+        # Only the header is needed (the image was fully checked when it was uploaded): the
+        # first chunk holds it, unless metadata before it is larger than a chunk.
+        with inst.blobs.stream(blob_key) as blob:
+            head = next(iter(blob), b"")
+        try:
+            with Image.open(io.BytesIO(head)) as image:
+                width, height = image.size
+        except (OSError, SyntaxError, ValueError):
+            with Image.open(io.BytesIO(inst.blobs.get(blob_key))) as image:
+                width, height = image.size
         return int(width), int(height)
 
     size: tuple[int, int] = _IMAGE_SIZES.get(blob_key, measure)
@@ -663,8 +672,9 @@ def _add_distances(
 
 def stage_file(
     inst: Instance, work_id: str, position: int, viewer: User | None
-) -> tuple[WorkStage, bytes]:
-    """A stage's bytes, for the work's creator and admins; "not found" for anyone else."""
+) -> tuple[WorkStage, BlobStream]:
+    """A stage's bytes, opened for reading in chunks (close the stream), for the work's creator
+    and admins; "not found" for anyone else."""
     with inst.db.session() as session:
         work = get_work(session, work_id, viewer)
         row = None
@@ -677,7 +687,7 @@ def stage_file(
         if row is None:
             raise NotFoundError(f"The work '{work.id}' has no stage {position} you may see.")
         session.expunge(row)
-    return row, inst.blobs.get(row.blob_key)
+    return row, inst.blobs.stream(row.blob_key)
 
 
 __all__ = [

@@ -52,6 +52,9 @@ class User(Base):
         String(16), default="not-allowed", server_default="not-allowed"
     )
     consent_policy_url: Mapped[str | None] = mapped_column(String(2000))
+    #: Copied into the browser session at login; raising it ends every session signed in
+    #: before (logout), since a signed cookie cannot be taken back from whoever holds a copy.
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     works: Mapped[list[Work]] = relationship(back_populates="creator")
 

@@ -1,7 +1,8 @@
 """FastAPI dependencies, as ``Annotated`` aliases the routes declare in their signatures.
 
 - :data:`InstanceDep`: the :class:`Instance` that ``create_app`` put on ``app.state``.
-- :data:`SessionUser`: the user signed in to the browser session, or None (pages only).
+- :data:`SessionUser`: the user signed in to the browser session, or None (pages only). A
+  session logged out since it was issued (a stale ``session_epoch``) counts as None.
 - :data:`ApiViewer`: the user named by a bearer token, or None when there is no token (API
   reads). A token that is present but wrong is an error, never silently anonymous.
 - :data:`CurrentUser`: the user named by a bearer token, required (API writes).
@@ -74,9 +75,11 @@ def get_session_user(request: Request, inst: InstanceDep) -> User | None:
         return None
     with inst.db.session() as session:
         user = session.get(User, user_id)
-    if user is None:
-        # The account is gone; forget the stale session rather than fail every page.
+    if user is None or not sessions.session_epoch_matches(request, user):
+        # The account is gone or the session was logged out (perhaps in another browser);
+        # forget the stale session rather than fail every page.
         sessions.log_out(request)
+        return None
     return user
 
 

@@ -5,6 +5,12 @@ The session lives in a cookie signed with ``settings.secret_key`` (Starlette's
 notice to show on the next page. Every POST form carries the token in a hidden field and
 :func:`check_csrf` compares it in constant time (OWASP CSRF cheat sheet, "synchronizer token").
 Signing in starts a fresh session, so a token or id planted before login is not carried over.
+
+A signed cookie stays valid wherever a copy of it is kept, so the session also holds the user's
+``session_epoch`` as it was at login. Logging out raises the epoch in the database, and
+:func:`session_epoch_matches` then refuses every cookie issued before (OWASP session management
+cheat sheet, "Manual session expiration"). The epoch is per user, so logging out ends that
+user's sessions in every browser.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ _CSRF_KEY = "csrf"
 _USER_KEY = "user_id"
 _HANDLE_KEY = "handle"
 _ROLE_KEY = "role"
+_EPOCH_KEY = "epoch"
 _NOTICE_KEY = "notice"
 
 
@@ -57,6 +64,7 @@ def log_in(request: Request, user: User) -> None:
     # Only to choose which links the navigation shows (issue #4, "Review"); every route
     # checks the role from the database itself.
     request.session[_ROLE_KEY] = user.role
+    request.session[_EPOCH_KEY] = user.session_epoch
     csrf_token(request)
 
 
@@ -67,6 +75,15 @@ def log_out(request: Request) -> None:
 def session_user_id(request: Request) -> str | None:
     value = request.session.get(_USER_KEY) if has_session(request) else None
     return value if isinstance(value, str) else None
+
+
+def session_epoch_matches(request: Request, user: User) -> bool:
+    """Whether this session was signed in at the user's current epoch (not logged out since).
+
+    A session without an epoch was signed in before epochs existed and counts as ended.
+    """
+    value = request.session.get(_EPOCH_KEY) if has_session(request) else None
+    return isinstance(value, int) and value == user.session_epoch
 
 
 def session_handle(request: Request) -> str | None:

@@ -1,9 +1,12 @@
 """Reading uploaded files and form values, for the API and the pages alike.
 
 Uploaded files are read with a cap one byte over the limit, so an oversized part is refused
-without holding more of it in memory than the limit itself. Form values arrive as strings;
-the few that are numbers are parsed here, so a bad value gets a sentence rather than a
-validation error about types.
+without holding more of it in memory than the limit itself. Routes that store what they
+receive (works, drafts) take it as a spooled :class:`~hallmark.storage.spool.Content`
+instead: read in chunks, on disk once past a megabyte, never whole in memory.
+
+Form values arrive as strings; the few that are numbers are parsed here, so a bad value gets
+a sentence rather than a validation error about types.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from fastapi import UploadFile
 
 from hallmark.core.bundle import MAX_BUNDLE_BYTES
 from hallmark.errors import InputError, TooLargeError
+from hallmark.storage.spool import Content, as_content
 
 
 def read_upload(upload: UploadFile | None, *, limit: int, what: str = "file") -> bytes | None:
@@ -30,6 +34,31 @@ def read_upload(upload: UploadFile | None, *, limit: int, what: str = "file") ->
         # A browser sends an empty, nameless part for a file input left empty.
         return None
     return data
+
+
+def receive_upload(upload: UploadFile | None, *, limit: int, what: str = "file") -> Content | None:
+    """``upload`` received in chunks into a spool (see :mod:`hallmark.storage.spool`), for
+    the routes that store what they receive; None when no file was chosen; 413 over ``limit``.
+    Close the answer when done."""
+    if upload is None:
+        return None
+    try:
+        content = Content.receive(upload.file, max_bytes=limit)
+    except TooLargeError:
+        raise TooLargeError(
+            f"The {what} is larger than the limit of {limit:,} bytes.",
+            hint="Send a smaller file, or ask the operator to raise max_upload_bytes.",
+        ) from None
+    if not content.size and not upload.filename:
+        content.close()
+        return None
+    return content
+
+
+def receive_file(upload: UploadFile | None, *, limit: int) -> Content:
+    """:func:`receive_upload` for a file the route requires: no file is an empty one, which
+    inspection then refuses with its own message."""
+    return receive_upload(upload, limit=limit) or as_content(b"")
 
 
 def read_bundle(upload: UploadFile | None) -> bytes | None:

@@ -1,11 +1,23 @@
-"""Tests for :mod:`hallmark.web.pages.accounts`: sign up, log in, log out, CSRF and lockout."""
+"""Tests for :mod:`hallmark.web.pages.accounts`: sign up, log in, log out, CSRF and lockout.
+
+Logging out must end the session for every copy of its cookie, not only this browser's.
+"""
 
 from __future__ import annotations
 
+import base64
+import json
+import re
+
 import httpx
 import pytest
+from itsdangerous import TimestampSigner
+from sqlalchemy import select
 
+from hallmark.storage.models import User
+from hallmark.web.app import SESSION_COOKIE
 from hallmark.web.pages.accounts import safe_next
+from tests.conftest import add_user
 from tests.web.conftest import HTML, PASSWORD, Web, csrf_of, login, signup
 
 
@@ -149,3 +161,75 @@ def signup_with(web: Web, token: str) -> httpx.Response:
             "password_again": PASSWORD,
         },
     )
+
+
+def _log_out(web: Web) -> None:
+    home = web.client.get("/", headers=HTML)
+    response = web.client.post(
+        "/logout", headers=HTML, data={"csrf_token": csrf_of(home)}, follow_redirects=False
+    )
+    assert response.status_code == 303
+
+
+def _with_cookie(web: Web, cookie: str) -> None:
+    """Make the test client present ``cookie`` as its session, as a stolen copy would be."""
+    web.client.cookies.clear()
+    web.client.cookies.set(SESSION_COOKIE, cookie)
+
+
+def _signed_in_as(web: Web) -> str | None:
+    upload = web.client.get("/upload", headers=HTML, follow_redirects=False)
+    if upload.status_code == 303:
+        assert upload.headers["location"].startswith("/login?")
+        return None
+    found = re.search(r"Log out <span class=\"muted\">@([a-z0-9_-]+)</span>", upload.text)
+    assert upload.status_code == 200 and found
+    return found.group(1)
+
+
+def test_a_cookie_copied_before_logout_no_longer_signs_in(any_web: Web) -> None:
+    signup(any_web.client, "clara")
+    copied = any_web.client.cookies[SESSION_COOKIE]
+    assert _signed_in_as(any_web) == "clara"
+    _log_out(any_web)
+
+    _with_cookie(any_web, copied)
+    assert _signed_in_as(any_web) is None
+    # Nor does the navigation of a page that asks nobody's rights show it as signed in.
+    _with_cookie(any_web, copied)
+    assert "@clara" not in any_web.client.get("/verify", headers=HTML).text
+    # Nor does the editor's API, which also takes the session cookie.
+    _with_cookie(any_web, copied)
+    assert any_web.client.get("/api/v1/drafts").status_code == 401
+
+    any_web.client.cookies.clear()
+    assert login(any_web.client, "clara").status_code == 303
+    assert _signed_in_as(any_web) == "clara"
+
+
+def test_logging_out_in_one_browser_ends_the_others(web: Web) -> None:
+    signup(web.client, "clara")
+    other_browser = web.client.cookies[SESSION_COOKIE]
+    web.client.cookies.clear()
+    login(web.client, "clara")
+    _log_out(web)
+    _with_cookie(web, other_browser)
+    assert _signed_in_as(web) is None
+
+
+def _forge_session(web: Web, data: dict[str, object]) -> str:
+    """A session cookie signed as Starlette's SessionMiddleware signs one."""
+    payload = base64.b64encode(json.dumps(data).encode("utf-8"))
+    return TimestampSigner(web.inst.settings.secret_key).sign(payload).decode("utf-8")
+
+
+def test_a_session_from_before_epochs_counts_as_logged_out(web: Web) -> None:
+    add_user(web.inst, "clara")
+    with web.inst.db.session() as session:
+        user_id = session.scalars(select(User.id).where(User.handle == "clara")).one()
+    session_data: dict[str, object] = {"user_id": user_id, "handle": "clara"}
+    _with_cookie(web, _forge_session(web, session_data))
+    assert _signed_in_as(web) is None
+    # The same cookie with the current epoch is accepted, so the forgery above is faithful.
+    _with_cookie(web, _forge_session(web, {**session_data, "epoch": 0}))
+    assert _signed_in_as(web) == "clara"

@@ -45,4 +45,9 @@ def build_router() -> APIRouter:
     )
     for module in modules:
         router.include_router(module.router)
+    # A file's headers, TDMRep consent included, for HEAD too (hallmark.web.downloads). Left
+    # out of the OpenAPI document, which describes HEAD nowhere else either.
+    router.add_api_route(
+        "/works/{work_id}/file", works.get_file, methods=["HEAD"], include_in_schema=False
+    )
     return router

@@ -16,7 +16,7 @@ from fastapi import APIRouter, File, Form, Response, UploadFile
 from hallmark.services import stages
 from hallmark.web.api.schemas import ProgressionOut, SeriesCreatedOut, SeriesOut, StageOut
 from hallmark.web.deps import ApiViewer, CurrentUser, InstanceDep
-from hallmark.web.uploads import read_upload
+from hallmark.web.uploads import receive_file
 
 router = APIRouter(tags=["stages"])
 
@@ -55,8 +55,8 @@ def add_stage(
     file: Annotated[UploadFile, File(description="The draft: UTF-8 text or an image.")],
     note: Annotated[str, Form(description="What this stage is, for you (at most 500).")] = "",
 ) -> dict[str, Any]:
-    data = read_upload(file, limit=inst.settings.max_upload_bytes)
-    stage = stages.add_stage(inst, series_id, user.id, data or b"", file.filename, note)
+    with receive_file(file, limit=inst.settings.max_upload_bytes) as content:
+        stage = stages.add_stage(inst, series_id, user.id, content, file.filename, note)
     response.headers["Location"] = f"/api/v1/series/{series_id}"
     return stage
 

@@ -7,6 +7,7 @@ work is "not found" for anyone but its creator and admins, so its existence does
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -20,7 +21,7 @@ from hallmark.web import downloads
 from hallmark.web.api.schemas import CertificateOut, RegistrationOut, VisibilityIn, WorkOut
 from hallmark.web.api.search import CONSENT_HELP, CURSOR_HELP, KIND_HELP, LABEL_HELP, LEVEL_HELP
 from hallmark.web.deps import ApiViewer, CurrentUser, InstanceDep
-from hallmark.web.uploads import parse_ai_share, read_upload
+from hallmark.web.uploads import parse_ai_share, receive_file
 
 router = APIRouter(tags=["works"])
 
@@ -62,28 +63,31 @@ def create_work(
         File(description="Drafts sent with the work, oldest first; repeat the part."),
     ] = None,
 ) -> dict[str, Any]:
-    data = read_upload(file, limit=inst.settings.max_upload_bytes)
-    drafts = [
-        stages.StageUpload(
-            read_upload(part, limit=inst.settings.max_upload_bytes) or b"", part.filename
+    limit = inst.settings.max_upload_bytes
+    with ExitStack() as spools:
+        content = spools.enter_context(receive_file(file, limit=limit))
+        drafts = [
+            stages.StageUpload(
+                spools.enter_context(receive_file(part, limit=limit)),
+                part.filename,
+            )
+            for part in stage or []
+        ]
+        registration = stages.register_with_stages(
+            inst,
+            series_id=series_id or None,
+            stages=drafts,
+            creator_id=user.id,
+            data=content,
+            title=title,
+            declare=declare,
+            ai_share=parse_ai_share(ai_share),
+            visibility=visibility,
+            filename=file.filename,
+            statement=statement,
+            consent=consent,
+            consent_policy_url=consent_policy_url,
         )
-        for part in stage or []
-    ]
-    registration = stages.register_with_stages(
-        inst,
-        series_id=series_id or None,
-        stages=drafts,
-        creator_id=user.id,
-        data=data or b"",
-        title=title,
-        declare=declare,
-        ai_share=parse_ai_share(ai_share),
-        visibility=visibility,
-        filename=file.filename,
-        statement=statement,
-        consent=consent,
-        consent_policy_url=consent_policy_url,
-    )
     analysis.enqueue(inst, registration.work_id)
     response.headers["Location"] = f"/api/v1/works/{registration.work_id}"
     return {**registration.to_json(), "bundle": registration.bundle}

@@ -1,5 +1,8 @@
 """Pages for accounts: sign up, log in, log out (issue #2, items 5 and 8).
 
+Logging out ends the user's sessions in every browser, copies of the cookie included
+(:func:`hallmark.services.accounts.end_sessions`).
+
 Forms that fail are drawn again with the person's input (escaped by the templates) and a
 sentence saying what to fix; passwords are never sent back. Every POST checks the CSRF token
 first, before looking at anything else the form says.
@@ -131,9 +134,14 @@ def login(
 
 
 @router.post("/logout")
-def logout(request: Request, viewer: SessionUser, csrf_token: FormText = "") -> Response:
+def logout(
+    request: Request, inst: InstanceDep, viewer: SessionUser, csrf_token: FormText = ""
+) -> Response:
     sessions.check_csrf(request, csrf_token)
     sessions.log_out(request)
     if viewer is not None:
+        # Clearing this browser's cookie is not enough: a copy of it would still sign in.
+        with inst.db.session() as session:
+            accounts.end_sessions(session, viewer.id)
         sessions.set_notice(request, "You are logged out.")
     return redirect("/")

@@ -4,7 +4,8 @@ item 7).
 Drafts are their creator's: only the creator and admins get them, anyone else "not found",
 even for a public work. Like a work's own file they come from users, so they are served in a
 way no browser runs them (see :mod:`hallmark.web.downloads`): the detected media type,
-``nosniff``, a sandboxing CSP, text as an attachment, and never cached by shared caches.
+``nosniff``, a sandboxing CSP, text as an attachment, and never cached by shared caches; and
+they are streamed from the blob store, never read whole into memory (issue #9, item 3).
 """
 
 from __future__ import annotations
@@ -14,17 +15,9 @@ from starlette.responses import Response
 
 from hallmark.services import stages
 from hallmark.web.deps import InstanceDep, SessionUser
+from hallmark.web.downloads import EXTENSIONS, FILE_POLICY, blob_response
 
 router = APIRouter(include_in_schema=False)
-
-_EXTENSIONS = {
-    "text/plain": "txt",
-    "text/markdown": "md",
-    "image/png": "png",
-    "image/jpeg": "jpg",
-    "image/webp": "webp",
-    "image/gif": "gif",
-}
 
 
 @router.get("/works/{work_id}/stages/{position}/file")
@@ -34,19 +27,19 @@ def stage_file(
     work_id: str,
     position: int,
 ) -> Response:
-    row, data = stages.stage_file(inst, work_id, position, viewer)
+    row, blob = stages.stage_file(inst, work_id, position, viewer)
     is_text = row.kind == "text"
-    extension = _EXTENSIONS.get(row.media_type, "bin")
-    return Response(
-        data,
-        media_type=f"{row.media_type}; charset=utf-8" if is_text else row.media_type,
-        headers={
+    extension = EXTENSIONS.get(row.media_type, "bin")
+    return blob_response(
+        blob,
+        f"{row.media_type}; charset=utf-8" if is_text else row.media_type,
+        {
             "X-Content-Type-Options": "nosniff",
             "Content-Disposition": (
                 f"{'attachment' if is_text else 'inline'}; "
                 f'filename="{row.work_id}-stage-{row.position}.{extension}"'
             ),
-            "Content-Security-Policy": "default-src 'none'; img-src 'self'; sandbox",
+            "Content-Security-Policy": FILE_POLICY,
             "Cache-Control": "private, no-store",
         },
     )

@@ -8,6 +8,7 @@ of their own works, private ones included. Everything else goes through
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Request, UploadFile
@@ -24,7 +25,7 @@ from hallmark.web.pages import consent as consent_page
 from hallmark.web.pages.accounts import FormText, login_first, redirect
 from hallmark.web.pages.badges import embed_snippet
 from hallmark.web.templating import render
-from hallmark.web.uploads import parse_ai_share, read_upload
+from hallmark.web.uploads import parse_ai_share, receive_file, receive_upload
 
 router = APIRouter(include_in_schema=False)
 
@@ -106,33 +107,36 @@ def upload(
         "consent": consent[:20],
         "consent_policy_url": consent_policy_url[:2000],
     }
+    limit = inst.settings.max_upload_bytes
     try:
-        data = read_upload(file, limit=inst.settings.max_upload_bytes)
-        if data is None:
-            raise InputError("Choose the file of your work.", hint="UTF-8 text or an image.")
-        # Browsers send an empty part when no draft was chosen; those are not drafts.
-        drafts = [
-            stages.StageUpload(
-                read_upload(part, limit=inst.settings.max_upload_bytes) or b"", part.filename
+        with ExitStack() as spools:
+            content = receive_upload(file, limit=limit)
+            if content is None:
+                raise InputError("Choose the file of your work.", hint="UTF-8 text or an image.")
+            spools.enter_context(content)
+            # Browsers send an empty part when no draft was chosen; those are not drafts.
+            drafts = [
+                stages.StageUpload(
+                    spools.enter_context(receive_file(part, limit=limit)), part.filename
+                )
+                for part in stage or []
+                if part.filename
+            ]
+            registration = stages.register_with_stages(
+                inst,
+                stages=drafts,
+                creator_id=viewer.id,
+                data=content,
+                title=title,
+                declare=declare,
+                ai_share=parse_ai_share(ai_share),
+                visibility=visibility,
+                filename=file.filename if file else None,
+                statement=statement,
+                consent=consent or None,
+                # The conditions field is always on the form; it counts only with constrained.
+                consent_policy_url=consent_policy_url if consent == "constrained" else None,
             )
-            for part in stage or []
-            if part.filename
-        ]
-        registration = stages.register_with_stages(
-            inst,
-            stages=drafts,
-            creator_id=viewer.id,
-            data=data,
-            title=title,
-            declare=declare,
-            ai_share=parse_ai_share(ai_share),
-            visibility=visibility,
-            filename=file.filename if file else None,
-            statement=statement,
-            consent=consent or None,
-            # The conditions field is always on the form; it counts only with constrained.
-            consent_policy_url=consent_policy_url if consent == "constrained" else None,
-        )
     except HallmarkError as exc:
         if exc.status >= 500:
             raise
