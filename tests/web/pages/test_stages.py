@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from hallmark.storage import spool
 from tests.conftest import add_token
 from tests.services.test_stages import DRAFT_1, FINAL, drawing
 from tests.web.api.test_stages import upload_with_stages
@@ -93,3 +96,30 @@ def test_the_upload_form_takes_earlier_drafts(clara: Web) -> None:
     progression = clara.client.get(f"/api/v1/works/{work_id}/stages", headers=clara.auth("clara"))
     assert progression.status_code == 200
     assert len(progression.json()["stages"]) == 1
+
+
+def noise_png(seed: int, side: int = 800) -> bytes:
+    """A PNG of random pixels: it barely compresses, so it is larger than the upload spool's
+    memory part (1 MiB) and goes through a temporary file."""
+    pixels = np.random.default_rng(seed).integers(0, 256, size=(side, side, 3), dtype=np.uint8)
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, format="PNG", compress_level=1)
+    return out.getvalue()
+
+
+def test_large_files_go_in_and_come_out_in_chunks_byte_for_byte(clara: Web) -> None:
+    work, draft = noise_png(1), noise_png(2)
+    assert min(len(work), len(draft)) > spool.IN_MEMORY_BYTES
+    response = upload_with_stages(clara, work, [("draft.png", draft)], handle="clara")
+    assert response.status_code == 201, response.text
+    answer = response.json()
+    assert answer["sha256"] == hashlib.sha256(work).hexdigest()
+    work_id = answer["work_id"]
+
+    stored = clara.client.get(f"/works/{work_id}/file")
+    assert stored.content == work and stored.headers["content-length"] == str(len(work))
+    served = clara.client.get(f"/works/{work_id}/stages/1/file")
+    assert served.status_code == 200 and served.content == draft
+    assert served.headers["content-length"] == str(len(draft))
+    # The draft's size on the page comes from the stored file's header.
+    assert "800×800 px" in clara.client.get(f"/works/{work_id}", headers=HTML).text
