@@ -10,7 +10,8 @@ new one each time). Afterwards:
   entry, no log entry without its statement;
 - the log audit passes: the tree recomputed from the leaves matches every stored node and
   every signed checkpoint, and the checkpoints are consistent with each other;
-- the analyses that killed processes were running are finished by the others.
+- every work has an analysis, and those that killed processes were running (or had not yet
+  handed on) are finished by the others.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from sqlalchemy import func, select
 
 from hallmark.services import analysis, jobs
 from hallmark.services import log as log_service
-from hallmark.storage.models import Certificate, CheckpointRow, LogEntry, Work
+from hallmark.storage.models import Analysis, Certificate, CheckpointRow, LogEntry, Work
 from tests.conftest import add_token, add_user, make_instance
 from tests.faults.processes import serving, wait_until
 
@@ -135,6 +136,12 @@ def test_acknowledged_registrations_survive_web_processes_killed_mid_stream(
             )
         ).all()
         assert uncertified == [], context
+        # Every work has its analysis, even one whose process was killed between the commit
+        # and handing the job on: the job is queued in the registration's transaction.
+        unanalysed = session.scalars(
+            select(Work.id).where(~select(Analysis.id).where(Analysis.work_id == Work.id).exists())
+        ).all()
+        assert unanalysed == [], context
         entries = int(session.scalar(select(func.count()).select_from(LogEntry)) or 0)
         unlogged = session.scalars(
             select(Certificate.id).where(

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from hallmark.analysis.runner import findings_sha256
+from hallmark.errors import InputError
 from hallmark.services import analysis, registry
 from hallmark.services import log as log_service
 from hallmark.services import verify as verify_service
@@ -174,3 +175,32 @@ def test_analyses_left_unfinished_by_a_dead_process_run_at_the_next_start(
     with inst.db.session() as session:
         statuses = list(session.scalars(select(Analysis.status)))
     assert statuses == ["done", "done"]
+
+
+def test_a_registration_that_asks_for_analysis_queues_it_in_its_own_transaction(
+    inst: Instance,
+) -> None:
+    # What a web process killed between the registration's commit and handing the job on
+    # leaves: the work and its queued analysis, together, and nothing running.
+    reg = register(inst, HUMAN_TEXT, analyse=True)
+    assert reg.analysis_id is not None
+    with inst.db.session() as session:
+        row = session.get(Analysis, reg.analysis_id)
+        assert row is not None and (row.work_id, row.status) == (reg.work_id, "queued")
+    # The next start sends it, and the work is analysed.
+    assert analysis.resume_unfinished(inst) == 1
+    analysis.wait_idle(inst)
+    with inst.db.session() as session:
+        assert session.get(Analysis, reg.analysis_id).status == "done"  # type: ignore[union-attr]
+
+
+def test_a_refused_registration_queues_no_analysis(inst: Instance) -> None:
+    with pytest.raises(InputError):
+        register(inst, b"   ", analyse=True)
+    with inst.db.session() as session:
+        assert session.scalar(select(Analysis.id)) is None
+
+
+def test_dispatch_registered_needs_a_queued_analysis(inst: Instance) -> None:
+    with pytest.raises(ValueError, match="analyse=True"):
+        analysis.dispatch_registered(inst, register(inst, HUMAN_TEXT))

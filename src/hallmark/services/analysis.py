@@ -165,21 +165,14 @@ def _new_row(inst: Instance, work_id: str) -> str:
     with inst.db.log_writer() as session:
         if session.get(Work, work_id) is None:
             raise NotFoundError(f"There is no work '{work_id[:40]}'.")
-        now = inst.clock()
-        row = Analysis(
-            id=inst.new_id("a"),
-            work_id=work_id,
-            status="queued",
-            created_at=now,
-            attempts=0,
-            lease_until=jobs.queued_lease(inst, now),
-        )
-        session.add(row)
-        return row.id
+        return jobs.queue(inst, session, work_id)
 
 
 def enqueue(inst: Instance, work_id: str) -> str:
     """Queue analysis of a registered work and return at once with the analysis id.
+
+    (The web's registrations queue theirs in the registration's own transaction instead, with
+    ``register_work(..., analyse=True)``, then :func:`dispatch` it.)
 
     With a broker that cannot be reached, the job stays queued in the database and the sweep
     sends it once the broker is back: registration does not fail for it.
@@ -187,6 +180,14 @@ def enqueue(inst: Instance, work_id: str) -> str:
     analysis_id = _new_row(inst, work_id)
     dispatch(inst, analysis_id)
     return analysis_id
+
+
+def dispatch_registered(inst: Instance, registration: registry.Registration) -> str:
+    """Hand on the analysis queued with ``registration`` (``register_work(..., analyse=True)``)."""
+    if registration.analysis_id is None:
+        raise ValueError("this registration queued no analysis: pass analyse=True")
+    dispatch(inst, registration.analysis_id)
+    return registration.analysis_id
 
 
 def dispatch(inst: Instance, analysis_id: str, delay: float = 0.0) -> None:

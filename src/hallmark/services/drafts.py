@@ -529,11 +529,13 @@ def submit_draft(
     statement: str | None = None,
     consent: str | None = None,
     consent_policy_url: str | None = None,
+    analyse: bool = False,
 ) -> Submission:
     """Replay the draft's journal, check it gives ``text`` exactly, and register the work.
 
     The draft is closed and its authorship report stored in the registration's own
-    transaction, so either the work is certified with its journal or nothing changes.
+    transaction, so either the work is certified with its journal or nothing changes; so is
+    its analysis queued, with ``analyse`` (see ``registry.register_work``).
     """
     if not text.strip():
         raise InputError("The text is empty.", hint="Write the work before submitting it.")
@@ -639,6 +641,7 @@ def submit_draft(
             review_reasons=report.flags,
             attach=attach,
         ),
+        analyse=analyse,
     )
     logger.info(
         "draft %s submitted as %s (%s, %s)", draft_id, registration.work_id, label.value, level

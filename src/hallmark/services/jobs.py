@@ -118,6 +118,26 @@ def queued_lease(inst: Instance, now: datetime) -> datetime:
     return now + _lease(inst)
 
 
+def queue(inst: Instance, session: Session, work_id: str) -> str:
+    """Add a queued analysis of ``work_id`` to ``session``'s transaction; return its id.
+
+    Queued in the transaction that writes the work, a job exists as soon as the work does: a
+    process killed before it hands the job to a runner leaves it queued, and the sweep (or the
+    next start) sends it once its lease runs out.
+    """
+    now = inst.clock()
+    row = Analysis(
+        id=inst.new_id("a"),
+        work_id=work_id,
+        status="queued",
+        created_at=now,
+        attempts=0,
+        lease_until=queued_lease(inst, now),
+    )
+    session.add(row)
+    return row.id
+
+
 def claim(inst: Instance, analysis_id: str, worker: str) -> Claim | Busy | None:
     """Take the job for ``worker``: a :class:`Claim`, :class:`Busy` when another worker holds
     it, or None when there is nothing to do (finished, given up, or gone)."""

@@ -40,7 +40,7 @@ from hallmark.errors import (
     PermissionDeniedError,
 )
 from hallmark.services import consent as consent_rules
-from hallmark.services import listing, search, similarity
+from hallmark.services import jobs, listing, search, similarity
 from hallmark.services import log as log_service
 from hallmark.services.instance import Instance
 from hallmark.services.media import MediaInfo, inspect
@@ -67,6 +67,8 @@ class Registration:
     bundle: dict[str, Any]
     consent: str = consent_rules.DEFAULT_CONSENT
     consent_policy_url: str | None = None
+    #: The analysis queued with the work (``register_work(..., analyse=True)``), to dispatch.
+    analysis_id: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -131,11 +133,14 @@ def register_work(
     consent: str | None = None,
     consent_policy_url: str | None = None,
     evidence: Evidence | None = None,
+    analyse: bool = False,
 ) -> Registration:
     """Register and certify a work. ``data`` is its bytes, or an upload spooled as it arrived
     (then it is inspected and stored from the spool, never read whole unless it is a text).
     ``consent`` (with ``consent_policy_url`` when constrained) is the work's AI-training
-    consent; None takes the creator's default (issue #6)."""
+    consent; None takes the creator's default (issue #6). With ``analyse``, its analysis is
+    queued in the same transaction (``Registration.analysis_id``; hand it to
+    ``analysis.dispatch``), so no registered work can be left without one."""
     label = OriginLabel.parse(declare)
     share = check_ai_share(label, ai_share)
     title = clean_title(title)
@@ -169,6 +174,7 @@ def register_work(
             chosen,
             evidence or Evidence(),
             text,
+            analyse,
         )
     except BaseException:
         # Drop the blob unless another work, or a stored draft (issue #3), uses the same bytes.
@@ -196,6 +202,7 @@ def _record(
     chosen: consent_rules.Consent | None,
     evidence: Evidence,
     text: str | None,
+    analyse: bool,
 ) -> Registration:
     with inst.db.log_writer() as session:
         creator = session.get(User, creator_id)
@@ -282,6 +289,7 @@ def _record(
         if appended != index:
             raise AssertionError("log index changed under the write lock")
         search.index_work(session, work, text)
+        analysis_id = jobs.queue(inst, session, work_id) if analyse else None
         bundle = build_bundle(session, cert_row)
     logger.info("registered %s as %s (%s, log index %d)", work_id, cert_id, label.value, index)
     return Registration(
@@ -295,6 +303,7 @@ def _record(
         bundle.to_json(),
         consent=consent.value,
         consent_policy_url=consent.policy_url,
+        analysis_id=analysis_id,
     )
 
 

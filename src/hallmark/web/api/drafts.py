@@ -110,8 +110,9 @@ def submit_draft(
         statement=body.statement,
         consent=body.consent,
         consent_policy_url=body.consent_policy_url,
+        analyse=True,
     )
-    analysis.enqueue(inst, submission.registration.work_id)
+    analysis.dispatch_registered(inst, submission.registration)
     response.headers["Location"] = f"/api/v1/works/{submission.registration.work_id}"
     return submission.to_json()
 

@@ -87,8 +87,9 @@ def create_work(
             statement=statement,
             consent=consent,
             consent_policy_url=consent_policy_url,
+            analyse=True,
         )
-    analysis.enqueue(inst, registration.work_id)
+    analysis.dispatch_registered(inst, registration)
     response.headers["Location"] = f"/api/v1/works/{registration.work_id}"
     return {**registration.to_json(), "bundle": registration.bundle}
 

@@ -136,6 +136,7 @@ def upload(
                 consent=consent or None,
                 # The conditions field is always on the form; it counts only with constrained.
                 consent_policy_url=consent_policy_url if consent == "constrained" else None,
+                analyse=True,
             )
     except HallmarkError as exc:
         if exc.status >= 500:
@@ -143,7 +144,7 @@ def upload(
         context = {"form": form, "error": exc}
         context["consent_default"] = consent_page.upload_context(inst, viewer)
         return render(request, "upload.html", context, status_code=exc.status)
-    analysis.enqueue(inst, registration.work_id)
+    analysis.dispatch_registered(inst, registration)
     sessions.set_notice(request, "Your certificate is issued and recorded in the public log.")
     return redirect(f"/works/{registration.work_id}")
 
