@@ -122,4 +122,4 @@ def test_large_files_go_in_and_come_out_in_chunks_byte_for_byte(clara: Web) -> N
     assert served.status_code == 200 and served.content == draft
     assert served.headers["content-length"] == str(len(draft))
     # The draft's size on the page comes from the stored file's header.
-    assert "800×800 px" in clara.client.get(f"/works/{work_id}", headers=HTML).text
+    assert "800\u00d7800 px" in clara.client.get(f"/works/{work_id}", headers=HTML).text

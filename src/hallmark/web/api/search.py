@@ -14,14 +14,9 @@ from fastapi import APIRouter, Query
 from hallmark.services import gallery, listing
 from hallmark.web.api.schemas import SearchPageOut
 from hallmark.web.deps import InstanceDep
+from hallmark.web.filters import AnyLabelListing
 
 router = APIRouter(tags=["works"])
-
-LABEL_HELP = "human-made, ai-assisted, ai-generated, or all (the default)."
-LEVEL_HELP = "declared, analyzed, process-verified or reviewed; default any."
-KIND_HELP = "text or image; default any."
-CONSENT_HELP = "AI training: allowed, not-allowed or constrained; default any."
-CURSOR_HELP = "The next_cursor of the previous page; leave out for the newest works."
 
 
 @router.get(
@@ -40,15 +35,7 @@ def search_works(
             "punctuation is ignored.",
         ),
     ],
-    label: Annotated[str | None, Query(description=LABEL_HELP)] = None,
-    level: Annotated[str | None, Query(description=LEVEL_HELP)] = None,
-    kind: Annotated[str | None, Query(description=KIND_HELP)] = None,
-    consent: Annotated[str | None, Query(description=CONSENT_HELP)] = None,
-    cursor: Annotated[str | None, Query(description=CURSOR_HELP)] = None,
+    wanted: AnyLabelListing,
     limit: Annotated[int, Query(ge=1, le=listing.MAX_LIMIT)] = listing.DEFAULT_LIMIT,
 ) -> dict[str, Any]:
-    filters = listing.Filters.parse(
-        label=label, level=level, kind=kind, consent=consent, default_label=None
-    )
-    after = listing.Cursor.parse(cursor)
-    return gallery.find(inst, q, filters, after=after, limit=limit)
+    return gallery.find(inst, q, wanted.filters, after=wanted.after, limit=limit)

@@ -15,12 +15,12 @@ from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 
 from hallmark.core.certificate import b64
 from hallmark.errors import NotFoundError
-from hallmark.services import accounts, analysis, listing, registry, stages
+from hallmark.services import accounts, analysis, registry, stages
 from hallmark.services import log as log_service
 from hallmark.web import downloads
 from hallmark.web.api.schemas import CertificateOut, RegistrationOut, VisibilityIn, WorkOut
-from hallmark.web.api.search import CONSENT_HELP, CURSOR_HELP, KIND_HELP, LABEL_HELP, LEVEL_HELP
 from hallmark.web.deps import ApiViewer, CurrentUser, InstanceDep
+from hallmark.web.filters import AnyLabelListing
 from hallmark.web.uploads import parse_ai_share, receive_file
 
 router = APIRouter(tags=["works"])
@@ -107,18 +107,10 @@ def list_works(
     response: Response,
     inst: InstanceDep,
     viewer: ApiViewer,
+    wanted: AnyLabelListing,
     creator: Annotated[str | None, Query(description="Only this creator's works.")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    label: Annotated[str | None, Query(description=LABEL_HELP)] = None,
-    level: Annotated[str | None, Query(description=LEVEL_HELP)] = None,
-    kind: Annotated[str | None, Query(description=KIND_HELP)] = None,
-    consent: Annotated[str | None, Query(description=CONSENT_HELP)] = None,
-    cursor: Annotated[str | None, Query(description=CURSOR_HELP)] = None,
 ) -> list[dict[str, Any]]:
-    filters = listing.Filters.parse(
-        label=label, level=level, kind=kind, consent=consent, default_label=None
-    )
-    after = listing.Cursor.parse(cursor)
     with inst.db.session() as session:
         owner = None
         if creator is not None:
@@ -126,7 +118,12 @@ def list_works(
             if owner is None:
                 raise NotFoundError(f"There is no creator '{creator[:40]}'.")
         page = registry.page_works(
-            session, viewer, creator=owner, limit=limit, filters=filters, after=after
+            session,
+            viewer,
+            creator=owner,
+            limit=limit,
+            filters=wanted.filters,
+            after=wanted.after,
         )
         works = [registry.work_json(work) for work in page.works]
     if page.next_cursor is not None:

@@ -13,8 +13,9 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from hallmark.services import gallery, listing
+from hallmark.services import gallery
 from hallmark.web.deps import InstanceDep, SessionUser
+from hallmark.web.filters import AnyLabelListing
 from hallmark.web.pages.gallery import listing_context
 from hallmark.web.templating import render
 
@@ -27,19 +28,12 @@ def creator_page(
     inst: InstanceDep,
     viewer: SessionUser,
     handle: str,
-    label: str | None = None,
-    level: str | None = None,
-    kind: str | None = None,
-    consent: str | None = None,
-    cursor: str | None = None,
+    wanted: AnyLabelListing,
 ) -> Response:
-    filters = listing.Filters.parse(
-        label=label, level=level, kind=kind, consent=consent, default_label=None
+    result = gallery.creator_page(
+        inst, handle, viewer, wanted.filters, after=wanted.after, with_excerpts=True
     )
-    after = listing.Cursor.parse(cursor)
-    result = gallery.creator_page(inst, handle, viewer, filters, after=after, with_excerpts=True)
     path = f"/creators/{quote(result['creator']['handle'])}"
-    context = listing_context(path, result, filters, {})
-    context["paged"] = after is not None
+    context = listing_context(path, result, wanted, {})
     context["path_here"] = path
     return render(request, "creator.html", context)

@@ -16,6 +16,7 @@ from starlette.responses import Response
 
 from hallmark.services import consent, gallery, listing, registry, thumbnails
 from hallmark.web.deps import InstanceDep, SessionUser
+from hallmark.web.filters import HumanMadeListing, ListingQuery
 from hallmark.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -29,14 +30,14 @@ def page_url(path: str, params: dict[str, str]) -> str:
 
 
 def listing_context(
-    path: str, result: dict[str, Any], filters: listing.Filters, extra: dict[str, str]
+    path: str, result: dict[str, Any], wanted: ListingQuery, extra: dict[str, str]
 ) -> dict[str, Any]:
     """What the filter form and the pager need, shared by the gallery, search and creators."""
-    params = {**extra, **filters.params()}
+    params = {**extra, **wanted.filters.params()}
     cursor = result["next_cursor"]
     return {
         "result": result,
-        "filters": filters.to_json(),
+        "filters": wanted.filters.to_json(),
         "choices": {
             "labels": listing.LABELS,
             "levels": listing.LEVELS,
@@ -47,24 +48,14 @@ def listing_context(
         "next_url": page_url(path, {**params, "cursor": cursor}) if cursor else None,
         "first_url": page_url(path, params),
         "all_labels_url": page_url(path, {**params, "label": listing.ALL_LABELS}),
+        "paged": wanted.paged,
     }
 
 
 @router.get("/gallery")
-def gallery_page(
-    request: Request,
-    inst: InstanceDep,
-    label: str | None = None,
-    level: str | None = None,
-    kind: str | None = None,
-    consent: str | None = None,
-    cursor: str | None = None,
-) -> Response:
-    filters = listing.Filters.parse(label=label, level=level, kind=kind, consent=consent)
-    after = listing.Cursor.parse(cursor)
-    result = gallery.browse(inst, filters, after=after, with_excerpts=True)
-    context = listing_context("/gallery", result, filters, {})
-    context["paged"] = after is not None
+def gallery_page(request: Request, inst: InstanceDep, wanted: HumanMadeListing) -> Response:
+    result = gallery.browse(inst, wanted.filters, after=wanted.after, with_excerpts=True)
+    context = listing_context("/gallery", result, wanted, {})
     return render(request, "gallery.html", context)
 
 
@@ -72,24 +63,17 @@ def gallery_page(
 def search_page(
     request: Request,
     inst: InstanceDep,
+    wanted: HumanMadeListing,
     q: str | None = None,
-    label: str | None = None,
-    level: str | None = None,
-    kind: str | None = None,
-    consent: str | None = None,
-    cursor: str | None = None,
 ) -> Response:
-    filters = listing.Filters.parse(label=label, level=level, kind=kind, consent=consent)
-    after = listing.Cursor.parse(cursor)
     query = (q or "").strip()
     result = (
-        gallery.find(inst, query, filters, after=after, with_excerpts=True)
+        gallery.find(inst, query, wanted.filters, after=wanted.after, with_excerpts=True)
         if query
-        else {"works": [], "next_cursor": None, "filters": filters.to_json(), "terms": []}
+        else {"works": [], "next_cursor": None, "filters": wanted.filters.to_json(), "terms": []}
     )
-    context = listing_context("/search", result, filters, {"q": query} if query else {})
+    context = listing_context("/search", result, wanted, {"q": query} if query else {})
     context["query"] = query
-    context["paged"] = after is not None
     return render(request, "search.html", context)
 
 
