@@ -132,15 +132,33 @@ class Settings(BaseSettings):
         default=None, description="Secure flag on cookies; default true in production."
     )
     login_max_failures: int = Field(
-        default=5, ge=1, description="Failed logins before an account is locked."
+        default=5,
+        ge=1,
+        description="Failed logins to one account from one client address before that "
+        "address is locked out of that account.",
     )
     login_lockout_seconds: int = Field(
-        default=900, ge=1, description="How long a locked account stays locked."
+        default=900,
+        ge=1,
+        description="How long an address stays locked out of an account; also the period "
+        "login_account_max_failures is counted over.",
+    )
+    login_account_max_failures: int = Field(
+        default=100,
+        ge=1,
+        description="Failed logins to one account from all addresses together, per "
+        "login_lockout_seconds, after which logins to it from addresses it never signed in "
+        "from are slowed down (not blocked).",
     )
     login_attempts_per_minute: int = Field(
         default=20,
         ge=1,
         description="Logins and sign-ups one client address may attempt per minute.",
+    )
+    muse_suggestions_per_minute: int = Field(
+        default=10,
+        ge=1,
+        description="Muse suggestions one user may ask for per minute, over every draft.",
     )
     consent_lookup_per_minute: int = Field(
         default=60, ge=1, description="Consent lookups a client may make per minute."

@@ -226,14 +226,26 @@ def test_a_refused_csrf_token_costs_no_attempt(three_a_minute: Web) -> None:
     assert login(client, "alice").status_code == 303
 
 
-def test_a_locked_account_says_when_to_come_back(web: Web) -> None:
+def test_a_locked_address_says_when_to_come_back(web: Web) -> None:
     add_user(web.inst, "clara", password=PASSWORD)
     for _ in range(web.inst.settings.login_max_failures):
         assert login(web.client, "clara", "not the password").status_code == 401
     refused = login(web.client, "clara")
     assert refused.status_code == 429
+    assert "from this address are locked after too many failed logins" in refused.text
     seconds = int(refused.headers["retry-after"])
     assert 0 < seconds <= web.inst.settings.login_lockout_seconds
+
+
+def test_a_guesser_cannot_lock_the_owner_out(web: Web) -> None:
+    add_user(web.inst, "clara", password=PASSWORD)
+    for _ in range(web.inst.settings.login_max_failures):
+        assert login(web.client, "clara", "not the password").status_code == 401
+    assert login(web.client, "clara").status_code == 429
+    # The owner, from their own address, signs in as usual.
+    with TestClient(web.client.app, client=("192.0.2.7", 50000)) as owner:
+        assert login(owner, "clara").status_code == 303
+    assert login(web.client, "clara").status_code == 429
 
 
 # Uploads over the limit ---------------------------------------------------------------------------

@@ -43,8 +43,11 @@ class User(Base):
     display_name: Mapped[str] = mapped_column(String(120))
     role: Mapped[str] = mapped_column(String(16), default="creator")
     password_hash: Mapped[str | None] = mapped_column(String(255))
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None]
+    #: Failed logins to this account from every address, draining away at
+    #: ``login_account_max_failures`` per ``login_lockout_seconds`` since ``login_strain_at``.
+    #: Over that ceiling, logins from addresses the account never signed in from slow down.
+    login_strain: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    login_strain_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     #: The AI-training consent a new work gets when its creator does not choose one (issue #6):
     #: allowed, not-allowed or constrained; constrained needs ``consent_policy_url``.
@@ -57,6 +60,27 @@ class User(Base):
     session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     works: Mapped[list[Work]] = relationship(back_populates="creator")
+
+
+class LoginClient(Base):
+    """One account's logins from one client address: failures, a lock, and the last success.
+
+    Failures lock only this (account, address) pair, so someone guessing passwords from one
+    address cannot lock the owner out from another (``hallmark.services.accounts``).
+    """
+
+    __tablename__ = "login_clients"
+
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    #: HMAC-SHA256 of the address under the instance's secret key, never the address itself:
+    #: a copy of the database does not say where people log in from.
+    client: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    failed_at: Mapped[datetime | None]
+    locked_until: Mapped[datetime | None]
+    signed_in_at: Mapped[datetime | None]
 
 
 class ApiToken(Base):

@@ -242,16 +242,20 @@ def app_buckets(request: Request, name: str, per_minute: Mapping[str, int]) -> B
         return buckets
 
 
-def client_key(request: Request, user: User | None) -> str:
-    """Who a request is charged to: the API user when a token was sent, else the address.
+def client_address(request: Request) -> str:
+    """The network address a request came from.
 
     Behind a reverse proxy the address is the proxy's unless the server is told to trust its
     forwarding headers (``uvicorn --proxy-headers --forwarded-allow-ips``).
     """
+    return request.client.host if request.client else "unknown"
+
+
+def client_key(request: Request, user: User | None) -> str:
+    """Who a request is charged to: the API user when a token was sent, else the address."""
     if user is not None:
         return f"user:{user.id}"
-    host = request.client.host if request.client else "unknown"
-    return f"address:{host}"
+    return f"address:{client_address(request)}"
 
 
 def charge(buckets: Buckets, client: str, costs: Mapping[str, int], what: str) -> None:

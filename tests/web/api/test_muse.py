@@ -150,6 +150,31 @@ def test_refusals_are_problem_documents_whatever_the_accept(
         )
 
 
+def test_suggestions_are_limited_per_user(web: Web) -> None:
+    settings = web.inst.settings.model_copy(update={"muse_suggestions_per_minute": 2})
+    inst: Instance = dataclasses.replace(web.inst, settings=settings)
+    alices, brunos = draft(web, "alice"), draft(web, "bruno")
+    ask = {"mode": "questions"}
+    with TestClient(create_app(settings, instance=inst)) as client:
+        for _ in range(2):
+            answer = client.post(f"{API}/drafts/{alices}/muse", json=ask, headers=web.auth("alice"))
+            assert answer.status_code == 200, answer.text
+        # Alice's budget is spent, whichever draft and whichever Accept she asks with.
+        for headers in ({}, STREAM):
+            refused = client.post(
+                f"{API}/drafts/{alices}/muse", json=ask, headers={**web.auth("alice"), **headers}
+            )
+            doc = assert_problem(refused, 429, "asked the muse for suggestions too often")
+            seconds = int(refused.headers["retry-after"])
+            assert 1 <= seconds <= 30 and doc["retry_after"] == seconds
+        # Bruno's is his own.
+        answer = client.post(f"{API}/drafts/{brunos}/muse", json=ask, headers=web.auth("bruno"))
+        assert answer.status_code == 200, answer.text
+    # A refused ask ran nothing and stored nothing.
+    listed = web.client.get(f"{API}/drafts/{alices}/muse", headers=web.auth("alice")).json()
+    assert len(listed["suggestions"]) == 2
+
+
 def test_a_backend_that_breaks_off_midway_ends_the_stream_with_an_error(web: Web) -> None:
     draft_id = draft(web)
     with with_backend(web, "fake-broken") as broken:

@@ -15,11 +15,17 @@ written. Errors before the first word (bad mode, prose switched off, a backend t
 are ordinary problem documents with their status, whichever the ``Accept``.
 
 Like every draft route, these are the draft's creator's alone: anyone else gets 404.
+
+Each suggestion runs a language model, so each user may ask for at most
+``muse_suggestions_per_minute`` (a token bucket per user over all their drafts, kept where
+``rate_limit_store`` says, so every web process counts against the same budget). Every ask
+counts, answered or not; over the limit the answer is 429 with ``Retry-After``.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -28,10 +34,14 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import StreamingResponse
 
+from hallmark.errors import RateLimitedError
 from hallmark.muse.base import MuseUnavailable
 from hallmark.services import muse
+from hallmark.services.instance import Instance
+from hallmark.storage.models import User
 from hallmark.web.deps import AuthorUser, InstanceDep
 from hallmark.web.errors import to_problem
+from hallmark.web.ratelimit import app_buckets, client_key
 
 router = APIRouter(tags=["muse"])
 
@@ -49,6 +59,10 @@ _ASK_RESPONSES: dict[int | str, dict[str, Any]] = {
         "content": {EVENT_STREAM: {}},
     },
     409: {"description": "Prose is switched off for this draft, or the draft was submitted."},
+    429: {
+        "description": "Over the user's muse_suggestions_per_minute; Retry-After says when "
+        "to ask again."
+    },
     503: {"description": "The muse is turned off, or its backend is down or busy."},
 }
 
@@ -126,6 +140,21 @@ class CopyOut(BaseModel):
     copies: int
 
 
+def charge_suggestion(request: Request, inst: Instance, user: User) -> None:
+    """Count one suggestion against the user's budget; raise when it is spent."""
+    per_minute = inst.settings.muse_suggestions_per_minute
+    buckets = app_buckets(request, "muse_suggestions", {"suggestions": per_minute})
+    wait = buckets.take(client_key(request, user), {"suggestions": 1})
+    if wait > 0:
+        seconds = max(1, math.ceil(wait))
+        raise RateLimitedError(
+            f"You have asked the muse for suggestions too often; ask again in {seconds} seconds.",
+            hint=f"Each suggestion runs a language model on the server, so each writer may "
+            f"ask for {per_minute} a minute.",
+            retry_after=seconds,
+        )
+
+
 def _wants_stream(request: Request) -> bool:
     return EVENT_STREAM in request.headers.get("accept", "")
 
@@ -166,6 +195,7 @@ async def _stream(run: muse.Run, request: Request) -> AsyncIterator[bytes]:
 def ask_muse(
     request: Request, inst: InstanceDep, user: AuthorUser, draft_id: str, body: MuseIn
 ) -> Any:
+    charge_suggestion(request, inst, user)
     run = muse.ask(
         inst,
         draft_id,
