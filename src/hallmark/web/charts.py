@@ -85,6 +85,31 @@ def _svg(spec: dict[str, Any], description: str) -> Markup:
     return Markup(f'<svg role="img" aria-label="{label}" focusable="false" ' + svg[5:])
 
 
+def _finish(chart: Any, *, width: int, height: int, description: str) -> dict[str, Any]:
+    """The Vega-Lite spec of ``chart``: sized, described, and in Hallmark's look."""
+    spec: dict[str, Any] = (
+        chart.properties(width=width, height=height, description=description)
+        .configure(**_config())
+        .to_dict()
+    )
+    return spec
+
+
+def _stacked(field: str, scale: Any) -> dict[str, Any]:
+    """Encodings of a stacked chart's parts: coloured by ``field`` (legend on top) and stacked
+    in the order of their ``o`` value, so the stack keeps the legend's order."""
+    import altair as alt
+
+    return {
+        "color": alt.Color(
+            f"{field}:N",
+            scale=scale,
+            legend=alt.Legend(title=None, orient="top", direction="horizontal"),
+        ),
+        "order": alt.Order("o:Q", sort="ascending"),
+    }
+
+
 def _scale() -> dict[str, Any]:
     return {
         "domain": [name for _, name, _ in ORIGINS],
@@ -115,11 +140,11 @@ def composition_chart(counts: Mapping[str, int], shares: Mapping[str, float]) ->
         color=alt.Color("origin:N", scale=alt.Scale(**_scale()), legend=None)
     )
     labels = base.mark_text(align="left", dx=6, fontSize=12, color="#1f2328").encode(text="label:N")
-    spec = (
-        alt.layer(bars, labels)
-        .properties(width=_WIDTH - 60, height=4 * 34, description=description)
-        .configure(**_config())
-        .to_dict()
+    spec = _finish(
+        alt.layer(bars, labels),
+        width=_WIDTH - 60,
+        height=4 * 34,
+        description=description,
     )
     rows = [(str(v["origin"]), f"{v['chars']:,}", str(v["label"])) for v in values]
     return Chart(_svg(spec, description), description, ("Origin", "Characters", "Share"), rows)
@@ -180,22 +205,17 @@ def timeline_chart(timeline: Sequence[Mapping[str, int]]) -> Chart | None:
         f"How the text grew, by origin, to {final} characters over {_duration(span)} "
         "from the first change to the last."
     )
-    chart = (
+    chart = _finish(
         alt.Chart(alt.InlineData(values=values))
         .mark_area(interpolate="step-after", opacity=0.9)
         .encode(
             x=alt.X("at:Q", title=axis_title),
             y=alt.Y("chars:Q", title="Characters", stack="zero"),
-            color=alt.Color(
-                "origin:N",
-                scale=alt.Scale(**_scale()),
-                legend=alt.Legend(title=None, orient="top", direction="horizontal"),
-            ),
-            order=alt.Order("o:Q", sort="ascending"),
-        )
-        .properties(width=_WIDTH, height=220, description=description)
-        .configure(**_config())
-        .to_dict()
+            **_stacked("origin", alt.Scale(**_scale())),
+        ),
+        width=_WIDTH,
+        height=220,
+        description=description,
     )
     columns = ("Time", *(name for _, name, _ in ORIGINS), "Total")
     return Chart(_svg(chart, description), description, columns, rows)
@@ -310,7 +330,7 @@ def registrations_chart(records: Sequence[Mapping[str, Any]], period: str) -> Ch
         f"Works registered per {period}, by origin label, {_span(full)}: "
         f"{sum(totals.values()):,} in all ({parts})."
     )
-    spec = (
+    spec = _finish(
         alt.Chart(alt.InlineData(values=values))
         .mark_bar()
         .encode(
@@ -321,16 +341,11 @@ def registrations_chart(records: Sequence[Mapping[str, Any]], period: str) -> Ch
                 stack="zero",
                 axis=_count_axis(max(int(r["total"]) for r in records)),
             ),
-            color=alt.Color(
-                "label:N",
-                scale=alt.Scale(**_label_scale()),
-                legend=alt.Legend(title=None, orient="top", direction="horizontal"),
-            ),
-            order=alt.Order("o:Q", sort="ascending"),
-        )
-        .properties(width=_WIDTH, height=220, description=description)
-        .configure(**_config())
-        .to_dict()
+            **_stacked("label", alt.Scale(**_label_scale())),
+        ),
+        width=_WIDTH,
+        height=220,
+        description=description,
     )
     rows = [
         (name, *(_count(record[key]) for key, _, _ in LABELS), _count(record["total"]))
@@ -361,7 +376,7 @@ def ai_share_chart(records: Sequence[Mapping[str, Any]]) -> Chart | None:
         f"{'work' if total == 1 else 'works'}, in bins of ten percent that each include their "
         f"lower bound: {parts}."
     )
-    spec = (
+    spec = _finish(
         alt.Chart(alt.InlineData(values=values))
         .mark_bar(color="#b35900", cornerRadiusEnd=2)
         .encode(
@@ -372,10 +387,10 @@ def ai_share_chart(records: Sequence[Mapping[str, Any]]) -> Chart | None:
                 axis=alt.Axis(labelAngle=0),
             ),
             y=alt.Y("works:Q", title="AI-assisted works", axis=_count_axis(top)),
-        )
-        .properties(width=_WIDTH, height=200, description=description)
-        .configure(**_config())
-        .to_dict()
+        ),
+        width=_WIDTH,
+        height=200,
+        description=description,
     )
     rows = [(str(v["bin"]), _count(v["works"])) for v in values]
     return Chart(_svg(spec, description), description, ("AI share", "Works"), rows)
@@ -402,7 +417,7 @@ def levels_chart(records: Sequence[Mapping[str, Any]]) -> Chart | None:
         f"{names.get(str(r['level']), r['level'])} {int(r['total']):,}" for r in records
     )
     description = f"Works per assurance level, by origin label: {parts}."
-    spec = (
+    spec = _finish(
         alt.Chart(alt.InlineData(values=values))
         .mark_bar(height=22)
         .encode(
@@ -413,16 +428,11 @@ def levels_chart(records: Sequence[Mapping[str, Any]]) -> Chart | None:
                 stack="zero",
                 axis=_count_axis(max(int(r["total"]) for r in records)),
             ),
-            color=alt.Color(
-                "label:N",
-                scale=alt.Scale(**_label_scale()),
-                legend=alt.Legend(title=None, orient="top", direction="horizontal"),
-            ),
-            order=alt.Order("o:Q", sort="ascending"),
-        )
-        .properties(width=_WIDTH - 100, height=len(LEVELS) * 34, description=description)
-        .configure(**_config())
-        .to_dict()
+            **_stacked("label", alt.Scale(**_label_scale())),
+        ),
+        width=_WIDTH - 100,
+        height=len(LEVELS) * 34,
+        description=description,
     )
     rows = [
         (
@@ -462,11 +472,11 @@ def reviews_chart(records: Sequence[Mapping[str, Any]]) -> Chart | None:
         color=alt.Color("outcome:N", scale=scale, legend=None)
     )
     labels = base.mark_text(align="left", dx=6, fontSize=12, color="#1f2328").encode(text="text:N")
-    spec = (
-        alt.layer(bars, labels)
-        .properties(width=_WIDTH - 140, height=len(OUTCOMES) * 34, description=description)
-        .configure(**_config())
-        .to_dict()
+    spec = _finish(
+        alt.layer(bars, labels),
+        width=_WIDTH - 140,
+        height=len(OUTCOMES) * 34,
+        description=description,
     )
     rows = [(str(v["outcome"]), str(v["text"])) for v in values]
     return Chart(_svg(spec, description), description, ("Outcome", "Count"), rows)
@@ -492,22 +502,17 @@ def log_chart(records: Sequence[Mapping[str, Any]], period: str) -> Chart | None
         f"{running['revocations']:,} revocations)."
     )
     scale = alt.Scale(domain=[name for _, name, _ in LOG_KINDS], range=[c for _, _, c in LOG_KINDS])
-    spec = (
+    spec = _finish(
         alt.Chart(alt.InlineData(values=values))
         .mark_bar()
         .encode(
             x=_time_axis(short, period),
             y=alt.Y("entries:Q", title="Entries in the log", stack="zero", axis=_count_axis(size)),
-            color=alt.Color(
-                "kind:N",
-                scale=scale,
-                legend=alt.Legend(title=None, orient="top", direction="horizontal"),
-            ),
-            order=alt.Order("o:Q", sort="ascending"),
-        )
-        .properties(width=_WIDTH, height=220, description=description)
-        .configure(**_config())
-        .to_dict()
+            **_stacked("kind", scale),
+        ),
+        width=_WIDTH,
+        height=220,
+        description=description,
     )
     rows = [
         (name, _count(r["certificates"]), _count(r["revocations"]), _count(r["log_size"]))
