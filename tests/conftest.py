@@ -95,7 +95,8 @@ def instance(tmp_path: Path) -> Iterator[Instance]:
     inst.close()
 
 
-def _reset_postgres(url: str) -> None:
+def reset_postgres(url: str) -> None:
+    """Empty the PostgreSQL database at ``url`` (its public schema dropped and made again)."""
     from sqlalchemy import create_engine, text
 
     engine = create_engine(url)
@@ -111,7 +112,7 @@ def any_instance(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ins
         inst = make_instance(tmp_path / "home")
     else:
         url = request.getfixturevalue("postgres_url")
-        _reset_postgres(url)
+        reset_postgres(url)
         inst = make_instance(tmp_path / "home", database_url=url)
     yield inst
     inst.close()

@@ -161,9 +161,9 @@ def test_backup_then_restore_into_a_fresh_instance(
 def test_portable_dump_when_pg_dump_is_missing(
     postgres_url: str, empty_postgres: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.conftest import _reset_postgres
+    from tests.conftest import reset_postgres
 
-    _reset_postgres(postgres_url)
+    reset_postgres(postgres_url)
     inst = make_instance(tmp_path / "home", database_url=postgres_url)
     try:
         populate(inst)

@@ -1,10 +1,11 @@
 """Schemathesis over the JSON API (issue #9): no 500s, and every response matches the schema.
 
 The schema is the app's own ``/api/v1/openapi.json``, loaded in-process over ASGI from an app on
-a fresh SQLite instance. Requests carry a creator's bearer token, so the authenticated routes
-are exercised past the 401, and a few works are seeded first: path parameters then hit real ids
-part of the time, not only random strings that 404 at once. Reviewer and admin routes answer
-the creator with 403, whose problem document is checked against the schema like any other.
+a fresh SQLite instance. Requests carry a bearer token, so the authenticated routes are
+exercised past the 401: once a creator's (reviewer and admin routes answer 403, whose problem
+document is checked against the schema like any other), once an admin's (those routes then run
+too: review decisions, revocations, disputes). A few works are seeded first: path parameters
+then hit real ids part of the time, not only random strings that 404 at once.
 
 The example count is bounded and derandomized, so CI runs the same cases every time.
 """
@@ -44,15 +45,18 @@ SEEDED: dict[str, list[str]] = {}
 
 
 @pytest.fixture(scope="module")
-def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Instance, Any, str]]:
+def seeded(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Instance, Any, dict[str, str]]]:
     """One instance for the whole module: seeding it per operation would cost more than the
     fuzzing itself, and no check here depends on a clean database."""
     inst = make_instance(tmp_path_factory.mktemp("fuzz") / "home")
     app = create_app(inst.settings, instance=inst)
     with TestClient(app) as client:
         add_user(inst, "alice")
-        token = add_token(inst, "alice")
-        auth = {"Authorization": f"Bearer {token}"}
+        add_user(inst, "root", "admin")
+        tokens = {"creator": add_token(inst, "alice"), "admin": add_token(inst, "root")}
+        auth = {"Authorization": f"Bearer {tokens['creator']}"}
         for number, poem in enumerate(POEMS):
             response = client.post(
                 "/api/v1/works",
@@ -70,7 +74,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Instance,
         series = client.post("/api/v1/series", headers=auth)
         assert series.status_code == 201, series.text
         SEEDED["series_id"] = [series.json()["series_id"]]
-        yield inst, app, token
+        yield inst, app, tokens
     inst.close()
     SEEDED.clear()
 
@@ -86,15 +90,16 @@ def flatmap_path_parameters(context: Any, path_parameters: dict[str, Any]) -> An
     return st.one_of(choices)
 
 
-def test_api_keeps_its_schema(seeded: tuple[Instance, Any, str]) -> None:
+@pytest.mark.parametrize("role", ["creator", "admin"])
+def test_api_keeps_its_schema(seeded: tuple[Instance, Any, dict[str, str]], role: str) -> None:
     # Schemathesis's own pytest integration (``schema.parametrize`` over
     # ``schemathesis.pytest.from_fixture``) reads ``Function._nodeid``, which pytest 9 no longer
     # has; so each operation runs here under its own Hypothesis test, and every failing
     # operation is reported together at the end.
-    _, app, token = seeded
+    _, app, tokens = seeded
     schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", app)
     schema.hook(flatmap_path_parameters)
-    headers = {"Authorization": f"Bearer {token}"}
+    headers = {"Authorization": f"Bearer {tokens[role]}"}
     failures: dict[str, str] = {}
     results = list(schema.get_all_operations())
     invalid = [str(result.err()) for result in results if isinstance(result, Err)]

@@ -23,7 +23,7 @@ from hallmark.muse.base import Mode, MuseUnavailable
 from hallmark.services import drafts, muse, registry
 from hallmark.services.instance import Instance
 from hallmark.storage.models import MuseSuggestion, User
-from tests.conftest import _reset_postgres, get_user, make_instance
+from tests.conftest import get_user, make_instance, reset_postgres
 from tests.muse import fake_backend
 from tests.muse.fake_backend import CONTINUATION, QUESTIONS, FakeBackend, registered
 
@@ -37,7 +37,7 @@ def inst(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Instance]:
     url = None
     if request.param == "postgres":
         url = request.getfixturevalue("postgres_url")
-        _reset_postgres(url)
+        reset_postgres(url)
     with registered():
         instance = make_instance(tmp_path / "home", database_url=url, muse_backend="fake")
         yield instance

@@ -39,7 +39,7 @@ from hallmark.services.instance import Instance
 from hallmark.storage.models import SimilarityMatch, User, Work
 from hallmark.web.app import create_app
 from tests.analysis.keyword_plugin import AI_TEXT, registered
-from tests.conftest import add_token, add_user, make_instance
+from tests.conftest import add_token, add_user, make_instance, reset_postgres
 from tests.core.test_journal import human_like
 from tests.services.test_stages import DRAFT_1, FINAL, drawing
 from tests.web.conftest import HTML, PASSWORD, TestClient, csrf_of, login
@@ -241,9 +241,20 @@ def _browser(app: FastAPI, handle: str | None) -> TestClient:
     return client
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    inst = make_instance(tmp_path_factory.mktemp("walk") / "home")
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def world(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[World]:
+    """The furnished instance, walked on SQLite and then on PostgreSQL."""
+    home = tmp_path_factory.mktemp("walk") / "home"
+    if request.param == "sqlite":
+        inst = make_instance(home)
+    else:
+        url = request.getfixturevalue("postgres_url")
+        reset_postgres(url)
+        inst = make_instance(home, database_url=url)
     with registered():
         inst.settings = inst.settings.model_copy(
             # The keyword detector sends a telltale text to review; the walk logs in more

@@ -15,7 +15,7 @@ import pytest
 
 from hallmark.services.instance import Instance
 from hallmark.web.app import create_app
-from tests.conftest import _reset_postgres, make_instance
+from tests.conftest import make_instance, reset_postgres
 from tests.muse.fake_backend import CONTINUATION, QUESTIONS, registered
 from tests.web.conftest import HTML, TestClient, Web, _web, signup
 
@@ -30,7 +30,7 @@ def web(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Web]:
     url = None
     if request.param == "postgres":
         url = request.getfixturevalue("postgres_url")
-        _reset_postgres(url)
+        reset_postgres(url)
     with registered():
         inst = make_instance(tmp_path / "home", database_url=url, muse_backend="fake")
         try:
