@@ -78,17 +78,32 @@ def _fail(reason: str, result: VerificationResult, extra: str = "") -> Verificat
     return result
 
 
-def match_content(content: bytes, work: dict[str, Any]) -> str | None:
+@dataclass(frozen=True)
+class ContentDigests:
+    """The digests a work is matched by: its SHA-256, and that of its normalized text (None
+    when the content is not UTF-8 text). A server computes them from an upload as it arrives,
+    without holding the upload whole."""
+
+    sha256: str
+    normalized_text_sha256: str | None
+
+    @classmethod
+    def of(cls, content: bytes) -> ContentDigests:
+        try:
+            normalized: str | None = normalized_text_sha256(content)
+        except InputError:
+            normalized = None
+        return cls(hashlib.sha256(content).hexdigest(), normalized)
+
+
+def match_content(content: bytes | ContentDigests, work: dict[str, Any]) -> str | None:
     """Which certified digest the content matches: ``sha256``, ``normalized-text``, or None."""
-    if hashlib.sha256(content).hexdigest() == work["sha256"]:
+    digests = content if isinstance(content, ContentDigests) else ContentDigests.of(content)
+    if digests.sha256 == work["sha256"]:
         return "sha256"
     expected = work.get("normalized_text_sha256")
-    if work.get("kind") == "text" and expected:
-        try:
-            if normalized_text_sha256(content) == expected:
-                return "normalized-text"
-        except InputError:
-            return None
+    if work.get("kind") == "text" and expected and digests.normalized_text_sha256 == expected:
+        return "normalized-text"
     return None
 
 
@@ -108,8 +123,11 @@ def _included(statement: dict[str, Any], proof: InclusionProof, checkpoint: Chec
     return True
 
 
-def verify_bundle(content: bytes | None, bundle: Bundle, verifier: Verifier) -> VerificationResult:
-    """Check ``content`` (or, if None, the bundle alone) against ``bundle`` with ``verifier``."""
+def verify_bundle(
+    content: bytes | ContentDigests | None, bundle: Bundle, verifier: Verifier
+) -> VerificationResult:
+    """Check ``content`` (its bytes or digests; if None, the bundle alone) against ``bundle``
+    with ``verifier``."""
     cert = bundle.certificate
     result = VerificationResult(False, "", "", certificate=cert.body)
     if not signature_valid(cert.body, bundle.signature, verifier.public_key):

@@ -46,6 +46,7 @@ from hallmark.storage.models import (
     User,
     Work,
 )
+from hallmark.storage.spool import Content, as_content
 
 logger = logging.getLogger(__name__)
 
@@ -62,14 +63,15 @@ Progress = Callable[[int, int], None]
 # Fingerprints --------------------------------------------------------------------------------
 
 
-def fingerprint(kind: str, data: bytes) -> Fingerprint:
-    """The fingerprint of a text (UTF-8 bytes) or image work."""
+def fingerprint(kind: str, data: bytes | Content) -> Fingerprint:
+    """The fingerprint of a text (UTF-8 bytes) or image work; an image given as a spooled
+    :class:`Content` is decoded from its file."""
     from hallmark.similarity import fingerprints
 
     if kind == "text":
-        text = data.decode("utf-8", errors="replace")
-        return fingerprints.text_fingerprint(text)
-    return fingerprints.image_fingerprint(data)
+        raw = data.read() if isinstance(data, Content) else data
+        return fingerprints.text_fingerprint(raw.decode("utf-8", errors="replace"))
+    return fingerprints.image_fingerprint(data.stream() if isinstance(data, Content) else data)
 
 
 # The index, one per instance -----------------------------------------------------------------
@@ -449,7 +451,7 @@ def deactivate(session: Session, work_id: str) -> None:
 
 def find_similar(
     inst: Instance,
-    data: bytes,
+    data: bytes | Content,
     *,
     filename: str | None = None,
     viewer: User | None = None,
@@ -464,6 +466,7 @@ def find_similar(
     """
     if not 1 <= limit <= 100:
         raise InputError("limit must be between 1 and 100.")
+    data = as_content(data)
     info = media.inspect(
         data,
         filename=filename,

@@ -8,30 +8,38 @@ among works that anyone may see, and verified against a freshly built bundle.
 
 from __future__ import annotations
 
-import hashlib
-
 from sqlalchemy import select
 
 from hallmark.core.bundle import Bundle
 from hallmark.core.certificate import statement_sha256
 from hallmark.core.digests import normalized_text_sha256
-from hallmark.core.verify import REASONS, VerificationResult, verify_bundle
+from hallmark.core.verify import REASONS, ContentDigests, VerificationResult, verify_bundle
 from hallmark.errors import InputError
 from hallmark.services.instance import Instance
 from hallmark.services.log import statement_json
 from hallmark.services.registry import build_bundle
 from hallmark.storage.models import Certificate, Work
+from hallmark.storage.spool import Content, as_content
 
 
-def _lookup(inst: Instance, content: bytes) -> Bundle | None:
-    digest = hashlib.sha256(content).hexdigest()
-    try:
-        normalized: str | None = normalized_text_sha256(content)
-    except InputError:
-        normalized = None
+def digests_of(inst: Instance, content: Content) -> ContentDigests:
+    """The digests of an upload: its SHA-256 as counted on arrival and, for a file small enough
+    to be a registered text, its normalized-text digest (the only time it is read whole)."""
+    normalized = None
+    # A text work holds at most max_text_chars characters of at most 4 bytes each.
+    if content.size <= 4 * inst.settings.max_text_chars:
+        try:
+            normalized = normalized_text_sha256(content.read())
+        except InputError:
+            normalized = None
+    return ContentDigests(content.sha256, normalized)
+
+
+def _lookup(inst: Instance, digests: ContentDigests) -> Bundle | None:
     with inst.db.session() as session:
         visible = Work.visibility.in_(("public", "unlisted"))
-        work = session.scalar(select(Work).where(Work.sha256 == digest, visible).limit(1))
+        work = session.scalar(select(Work).where(Work.sha256 == digests.sha256, visible).limit(1))
+        normalized = digests.normalized_text_sha256
         if work is None and normalized:
             work = session.scalar(
                 select(Work).where(Work.normalized_text_sha256 == normalized, visible).limit(1)
@@ -41,20 +49,27 @@ def _lookup(inst: Instance, content: bytes) -> Bundle | None:
         return build_bundle(session, work.certificate)
 
 
-def verify(inst: Instance, content: bytes | None, bundle_data: bytes | None) -> VerificationResult:
+def verify(
+    inst: Instance, content: bytes | Content | None, bundle_data: bytes | None
+) -> VerificationResult:
+    """Verify a file (its bytes, or an upload spooled as it arrived), its bundle, or both."""
     if content is None and bundle_data is None:
         raise InputError("Send a file, a bundle, or both.")
-    if content is not None and not content:
-        raise InputError("The file is empty.")
+    digests = None
+    if content is not None:
+        spooled = as_content(content)
+        if not spooled.size:
+            raise InputError("The file is empty.")
+        digests = digests_of(inst, spooled)
     if bundle_data is not None:
         bundle = Bundle.parse(bundle_data)
     else:
-        assert content is not None
-        found = _lookup(inst, content)
+        assert digests is not None
+        found = _lookup(inst, digests)
         if found is None:
             return VerificationResult(False, "not-registered", REASONS["not-registered"])
         bundle = found
-    result = verify_bundle(content, bundle, inst.verifier)
+    result = verify_bundle(digests, bundle, inst.verifier)
     apply_revocation(inst, bundle, result)
     return result
 

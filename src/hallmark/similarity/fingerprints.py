@@ -38,7 +38,7 @@ import unicodedata
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 import numpy as np
 import pdqhash
@@ -294,16 +294,20 @@ FIRST_CROP_ROW = 2
 IMAGE_ROWS = FIRST_CROP_ROW + len(CROP_BOXES)
 
 
-def _decode(data: bytes) -> Image.Image:
-    if not isinstance(data, bytes | bytearray | memoryview):
+def _decode(data: bytes | IO[bytes]) -> Image.Image:
+    if isinstance(data, bytes | bytearray | memoryview):
+        if not data:
+            raise InputError("The image file is empty.", hint="Upload the image file itself.")
+        source: IO[bytes] = io.BytesIO(data)
+    elif callable(getattr(data, "read", None)) and callable(getattr(data, "seek", None)):
+        source = data  # a seekable file: decoded from where it is, not copied into memory
+    else:
         raise InputError(f"An image fingerprint needs bytes, not {type(data).__name__}.")
-    if not data:
-        raise InputError("The image file is empty.", hint="Upload the image file itself.")
     try:
         with warnings.catch_warnings():
             # Pillow only warns between one and two times its pixel limit; refuse those too.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image: Image.Image = Image.open(io.BytesIO(data))
+            image: Image.Image = Image.open(source)
             image.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise TooLargeError(
@@ -368,8 +372,9 @@ def _variants(pixels: np.ndarray) -> list[np.ndarray]:
     return rows
 
 
-def image_fingerprint(data: bytes) -> ImageFingerprint:
-    """The fingerprint of an image file; raises :class:`InputError` when it cannot be read."""
+def image_fingerprint(data: bytes | IO[bytes]) -> ImageFingerprint:
+    """The fingerprint of an image file (its bytes, or the file itself, seekable); raises
+    :class:`InputError` when it cannot be read."""
     image = _decode(data)
     width, height = image.size
     digest = hashlib.sha256(f"rgb8 {width}x{height}\n".encode() + image.tobytes()).hexdigest()

@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 
+from hallmark.storage import spool
 from tests.web.conftest import POEM, Web
+from tests.web.pages.test_stages import noise_png
 
 
 def verify(web: Web, file: bytes | None = None, bundle: bytes | None = None) -> Any:
@@ -121,3 +123,27 @@ def test_a_huge_bundle_is_refused(web: Web) -> None:
     response = verify(web, POEM, b" " * 1_000_001)
     assert response.status_code == 413
     assert "bundle is larger than the limit" in response.json()["detail"]
+
+
+def test_a_large_image_is_verified_from_its_spool(web: Web) -> None:
+    image = noise_png(3)
+    assert len(image) > spool.IN_MEMORY_BYTES  # received into a temporary file
+    registered = web.register("alice", image, filename="noise.png")
+    alone = verify(web, image).json()
+    assert alone["valid"] is True and alone["matched"] == "sha256"
+    assert alone["certificate_id"] == registered["certificate_id"]
+    with_bundle = verify(web, image, json.dumps(registered["bundle"]).encode()).json()
+    assert with_bundle["valid"] is True and with_bundle["matched"] == "sha256"
+    # One byte changed: the bundle's certificate no longer matches the file.
+    changed = verify(
+        web, image[:-1] + bytes([image[-1] ^ 1]), json.dumps(registered["bundle"]).encode()
+    )
+    assert changed.json()["valid"] is False and changed.json()["reason"] == "content-changed"
+
+
+def test_a_text_is_still_matched_by_its_normalized_digest(web: Web) -> None:
+    registered = web.register("alice")
+    # Windows line ends and trailing spaces: the same text once normalized.
+    reflowed = POEM.replace(b"\n", b"  \r\n") + b"\n\n"
+    result = verify(web, reflowed, json.dumps(registered["bundle"]).encode()).json()
+    assert result["valid"] is True and result["matched"] == "normalized-text"

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from hallmark.errors import InputError
 from hallmark.services import disputes, notifications, similarity
 from hallmark.web.deps import ApiViewer, CurrentUser, InstanceDep
-from hallmark.web.uploads import read_upload
+from hallmark.web.uploads import receive_file
 
 router = APIRouter(tags=["prior art"])
 
@@ -66,12 +66,12 @@ def similar(
     file: Annotated[UploadFile, File(description="A UTF-8 text or an image.")],
     limit: Annotated[int, Query(ge=1, le=100, description="At most this many matches.")] = 10,
 ) -> dict[str, Any]:
-    data = read_upload(file, limit=inst.settings.max_upload_bytes)
-    if not data:
-        raise InputError("The file is empty.", hint="Send a text or an image in 'file'.")
-    matches = similarity.find_similar(
-        inst, data, filename=file.filename, viewer=viewer, limit=limit
-    )
+    with receive_file(file, limit=inst.settings.max_upload_bytes) as content:
+        if not content.size:
+            raise InputError("The file is empty.", hint="Send a text or an image in 'file'.")
+        matches = similarity.find_similar(
+            inst, content, filename=file.filename, viewer=viewer, limit=limit
+        )
     return {"matches": matches}
 
 

@@ -14,7 +14,7 @@ from fastapi import APIRouter, File, UploadFile
 from hallmark.services.verify import verify
 from hallmark.web.api.schemas import VerificationOut
 from hallmark.web.deps import InstanceDep
-from hallmark.web.uploads import read_bundle, read_upload
+from hallmark.web.uploads import read_bundle, receive_upload
 
 router = APIRouter(tags=["verify"])
 
@@ -27,5 +27,9 @@ def verify_work(
     ] = None,
     bundle: Annotated[UploadFile | None, File(description="Its *.hallmark.json bundle.")] = None,
 ) -> dict[str, Any]:
-    content = read_upload(file, limit=inst.settings.max_upload_bytes)
-    return verify(inst, content, read_bundle(bundle)).to_json()
+    content = receive_upload(file, limit=inst.settings.max_upload_bytes)
+    try:
+        return verify(inst, content, read_bundle(bundle)).to_json()
+    finally:
+        if content is not None:
+            content.close()

@@ -17,7 +17,7 @@ from hallmark.web import sessions
 from hallmark.web.deps import InstanceDep
 from hallmark.web.pages.accounts import FormText
 from hallmark.web.templating import render
-from hallmark.web.uploads import read_bundle, read_upload
+from hallmark.web.uploads import read_bundle, receive_upload
 
 router = APIRouter(include_in_schema=False)
 
@@ -36,12 +36,16 @@ def verify_page(
     csrf_token: FormText = "",
 ) -> Response:
     sessions.check_csrf(request, csrf_token)
+    content = None
     try:
-        content = read_upload(file, limit=inst.settings.max_upload_bytes)
+        content = receive_upload(file, limit=inst.settings.max_upload_bytes)
         bundle_data = read_bundle(bundle)
         if content is None and bundle_data is None:
             raise InputError("Choose a file to check, its bundle, or both.")
         result = verify(inst, content, bundle_data)
     except InputError as exc:
         return render(request, "verify.html", {"error": exc}, status_code=exc.status)
+    finally:
+        if content is not None:
+            content.close()
     return render(request, "verdict.html", {"result": result.to_json()})
