@@ -51,11 +51,14 @@ from typing import Any
 
 import httpx
 import redis
-import scratch  # benchmarks/scratch.py: run as a script, its folder is on the path
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
+
+# The scratch PostgreSQL database helper is shared with the tests' fixtures.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.scratch_db import postgres_database
 
 console = Console(stderr=True)
 HALLMARK = Path(sys.executable).with_name("hallmark")
@@ -398,7 +401,7 @@ def main() -> None:
     processes: list[Process] = []
     try:
         with (
-            scratch.postgres_database(args.postgres_url, "hallmark_cluster") as database_url,
+            postgres_database(args.postgres_url, "hallmark_cluster") as database_url,
             redis_database(args.redis_url) as redis_url,
         ):
             run_cli(home, env, "init", "--database-url", database_url)

@@ -22,6 +22,7 @@ import itertools
 import platform
 import random
 import statistics
+import sys
 import tempfile
 import time
 import warnings
@@ -31,7 +32,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import scratch  # benchmarks/scratch.py: run as a script, its folder is on the path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from sqlalchemy import insert, select, text
@@ -41,6 +41,10 @@ from hallmark.services.instance import Instance, init_instance, open_instance
 from hallmark.settings import Settings
 from hallmark.storage.models import Certificate, Revocation, User, Work
 from hallmark.web.app import create_app
+
+# The scratch PostgreSQL database helper is shared with the tests' fixtures.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.scratch_db import postgres_database
 
 console = Console()
 
@@ -76,7 +80,7 @@ def database(admin_url: str | None) -> Iterator[str | None]:
     if admin_url is None:
         yield None
         return
-    with scratch.postgres_database(admin_url, "hallmark_bench") as url:
+    with postgres_database(admin_url, "hallmark_bench") as url:
         yield url
 
 

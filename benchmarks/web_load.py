@@ -42,9 +42,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-import scratch  # benchmarks/scratch.py: run as a script, its folder is on the path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+# The scratch PostgreSQL database helper is shared with the tests' fixtures.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.scratch_db import postgres_database
 
 console = Console(stderr=True)
 HALLMARK = Path(sys.executable).with_name("hallmark")
@@ -285,7 +288,7 @@ def database_for(args: argparse.Namespace) -> Iterator[str | None]:
     if args.database == "sqlite":
         yield None
         return
-    with scratch.postgres_database(args.postgres_url, "hallmark_load") as url:
+    with postgres_database(args.postgres_url, "hallmark_load") as url:
         yield url
 
 

@@ -9,8 +9,8 @@ and dropped here. Without the variable they are skipped with a visible reason, u
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Iterator
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ import pytest
 from hallmark.services import accounts
 from hallmark.services.instance import Instance, init_instance, open_instance
 from hallmark.storage.models import User
+from tests.scratch_db import postgres_database
 
 POSTGRES_ENV = "HALLMARK_TEST_POSTGRES_URL"
 REQUIRE_ENV = "HALLMARK_REQUIRE_POSTGRES"
@@ -39,26 +40,16 @@ def _postgres_admin_url() -> str | None:
 @pytest.fixture(scope="module")
 def postgres_url() -> Iterator[str]:
     """A fresh, empty PostgreSQL database for one test module; dropped afterwards."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    admin = make_url(_postgres_admin_url()).set(drivername="postgresql+psycopg")
-    name = f"hallmark_test_{secrets.token_hex(6)}"
-    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # the server is down or unreachable
-        engine.dispose()
-        if os.environ.get(REQUIRE_ENV) == "1":
-            pytest.fail(f"cannot reach PostgreSQL at {admin.render_as_string()}: {exc}")
-        pytest.skip(f"PostgreSQL is not reachable: {exc}")
-    try:
-        yield admin.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with engine.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        engine.dispose()
+    admin = _postgres_admin_url()
+    assert admin is not None
+    with ExitStack() as stack:
+        try:
+            url = stack.enter_context(postgres_database(admin, "hallmark_test"))
+        except Exception as exc:  # the server is down or unreachable
+            if os.environ.get(REQUIRE_ENV) == "1":
+                pytest.fail(f"cannot reach PostgreSQL at {admin}: {exc}")
+            pytest.skip(f"PostgreSQL is not reachable: {exc}")
+        yield url
 
 
 class FixedClock:

@@ -12,15 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import secrets
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import select
 from typer.testing import CliRunner, Result
 
 from hallmark.cli.main import app
@@ -32,6 +30,7 @@ from hallmark.services.stages import StageUpload, register_with_stages
 from hallmark.settings import Settings
 from hallmark.storage.models import Certificate, Work, WorkStage
 from tests.conftest import _postgres_admin_url, make_instance
+from tests.scratch_db import postgres_database
 
 
 def cli(home: Path, *args: str) -> Result:
@@ -41,17 +40,10 @@ def cli(home: Path, *args: str) -> Result:
 @pytest.fixture
 def empty_postgres() -> Iterator[str]:
     """A new, empty PostgreSQL database to restore into; dropped afterwards."""
-    admin = make_url(_postgres_admin_url()).set(drivername="postgresql+psycopg")
-    name = f"hallmark_restore_{secrets.token_hex(6)}"
-    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield admin.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with engine.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        engine.dispose()
+    admin = _postgres_admin_url()
+    assert admin is not None
+    with postgres_database(admin, "hallmark_restore") as url:
+        yield url
 
 
 def populate(inst: Instance) -> None:

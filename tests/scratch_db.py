@@ -1,4 +1,6 @@
-"""What several benchmarks share: a scratch PostgreSQL database, made and dropped."""
+"""A scratch PostgreSQL database, made and dropped: for the tests' fixtures and the benchmarks.
+
+Plain code (no pytest), so the benchmark scripts can use it too."""
 
 from __future__ import annotations
 
