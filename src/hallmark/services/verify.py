@@ -12,7 +12,6 @@ from sqlalchemy import select
 
 from hallmark.core.bundle import Bundle
 from hallmark.core.certificate import statement_sha256
-from hallmark.core.digests import normalized_text_sha256
 from hallmark.core.verify import REASONS, ContentDigests, VerificationResult, verify_bundle
 from hallmark.errors import InputError
 from hallmark.services.instance import Instance
@@ -25,14 +24,10 @@ from hallmark.storage.spool import Content, as_content
 def digests_of(inst: Instance, content: Content) -> ContentDigests:
     """The digests of an upload: its SHA-256 as counted on arrival and, for a file small enough
     to be a registered text, its normalized-text digest (the only time it is read whole)."""
-    normalized = None
     # A text work holds at most max_text_chars characters of at most 4 bytes each.
-    if content.size <= 4 * inst.settings.max_text_chars:
-        try:
-            normalized = normalized_text_sha256(content.read())
-        except InputError:
-            normalized = None
-    return ContentDigests(content.sha256, normalized)
+    if content.size > 4 * inst.settings.max_text_chars:
+        return ContentDigests(content.sha256, None)
+    return ContentDigests.of(content.read())
 
 
 def _lookup(inst: Instance, digests: ContentDigests) -> Bundle | None:
