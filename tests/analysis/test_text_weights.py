@@ -71,17 +71,44 @@ def test_weights_were_trained_on_the_recorded_data() -> None:
 
 
 def test_table_rows_are_the_features_of_the_training_texts() -> None:
+    """Recomputing features of a spread of training texts gives the table's rows.
+
+    The language model runs in bfloat16, whose rounding depends on the CPU's instruction set
+    (AVX-512 BF16 or AVX2 kernels): on a CPU other than the training one, a quantile of the
+    per-token series can move by a good part of its spread on a single text. So the check is
+    statistical, in units of each feature's spread over the table: most features of every text
+    agree closely, every feature agrees closely on most texts (a changed feature definition would
+    not), and the detector's calibrated probability hardly moves.
+    """
     if not TRAIN.exists():
         pytest.skip(f"the training data is not here ({TRAIN})")
     try:
         model = shared_model()
     except LanguageModelUnavailable as exc:
         pytest.skip(f"the language model is not installed ({exc.detail})")
+    torch = pytest.importorskip("torch")
+    torch.set_num_threads(1)
     records = train_text.training_records(train_text.read_jsonl(TRAIN))
     x, _, _ = train_text.load_table()
     n = len(FEATURE_NAMES)
-    for i in (0, 1, len(records) - 1):
+    spread = x[:, :n].std(axis=0)
+    spread[spread == 0] = 1.0
+    clf = load_classifier()
+    sample = np.linspace(0, len(records) - 1, 13).astype(int)
+    distances, moves = [], []
+    for i in sample:
         text = records[i]["text"]
         row = feature_vector(model.score(text), text)
-        # bfloat16 matrix products may differ in the last bits between CPUs.
-        assert np.allclose(row, x[i, :n], rtol=2e-2, atol=2e-2), records[i]["id"]
+        distances.append(np.abs(row - x[i, :n]) / spread)
+        recomputed = np.concatenate([row, x[i, n:]])
+        moves.append(abs(clf.probability(clf.score_row(recomputed)) - clf.probability(clf.score_row(x[i]))))
+    z = np.array(distances)
+    ids = [records[i]["id"] for i in sample]
+    # Measured here: 0.005 at most with AVX2 kernels, 0 on the training CPU.
+    assert np.median(z, axis=1).max() < 0.05, dict(zip(ids, np.median(z, axis=1), strict=True))
+    # Measured: 0.08 at most per text at the 90th percentile of its features.
+    assert np.quantile(z, 0.9, axis=1).max() < 0.25, ids
+    by_feature = np.median(z, axis=0)
+    assert by_feature.max() < 0.1, FEATURE_NAMES[int(by_feature.argmax())]
+    # Measured: 0.063 at most, median under 0.01.
+    assert max(moves) < 0.15 and float(np.median(moves)) < 0.02, dict(zip(ids, moves, strict=True))
