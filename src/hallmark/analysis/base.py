@@ -12,8 +12,9 @@ chosen by name in the ``detectors`` setting. This module is pure: no database, n
 from __future__ import annotations
 
 import enum
+import io
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import IO, Any, Protocol, runtime_checkable
 
 from hallmark.core.labels import OriginLabel
 
@@ -28,14 +29,32 @@ class Verdict(enum.StrEnum):
 
 @dataclass(frozen=True)
 class WorkInput:
-    """What a detector may look at: the bytes, the decoded text for text works, the claim."""
+    """What a detector may look at: the bytes, the decoded text for text works, the claim.
+
+    ``data`` is the file's bytes, or a seekable file holding them: the analysis worker spools a
+    stored image to a temporary file rather than reading it into memory. Detectors read it
+    through :meth:`open` and :meth:`head`, one detector at a time.
+    """
 
     kind: str
     media_type: str
-    data: bytes
+    data: bytes | IO[bytes]
     declared: OriginLabel
     text: str | None = None
     filename: str | None = None
+
+    def open(self) -> IO[bytes]:
+        """The work's bytes as a seekable file, positioned at the start."""
+        if isinstance(self.data, bytes):
+            return io.BytesIO(self.data)
+        self.data.seek(0)
+        return self.data
+
+    def head(self, count: int) -> bytes:
+        """The first ``count`` bytes (fewer for a shorter file)."""
+        if isinstance(self.data, bytes):
+            return self.data[:count]
+        return self.open().read(count)
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,6 @@ the reason instead.
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import math
@@ -107,12 +106,12 @@ def _unreadable(detector: Any, reason: str) -> Finding:
     )
 
 
-def _open_image(data: bytes, max_pixels: int) -> Any:
-    """A Pillow image (not yet decoded), or raises ValueError with a plain reason."""
+def _open_image(work: WorkInput, max_pixels: int) -> Any:
+    """The work's Pillow image (not yet decoded), or raises ValueError with a plain reason."""
     from PIL import Image, UnidentifiedImageError
 
     try:
-        img = Image.open(io.BytesIO(data))
+        img = Image.open(work.open())
     except UnidentifiedImageError:
         raise ValueError("the file is not an image format Hallmark can read") from None
     except Exception as exc:  # Pillow raises many types for broken headers
@@ -189,7 +188,7 @@ class C2paDetector:
                 details={"manifest": False},
             )
         try:
-            with c2pa.Reader(media_type, io.BytesIO(work.data), context=self._context()) as reader:
+            with c2pa.Reader(media_type, work.open(), context=self._context()) as reader:
                 state = reader.get_validation_state()
                 store = json.loads(reader.json())
         except c2pa.C2paError as exc:
@@ -392,11 +391,13 @@ class ImageMetadataDetector:
 
     def analyze(self, work: WorkInput) -> Finding:
         try:
-            img = _open_image(work.data, self._max_pixels)
+            # Read before the image: Pillow reads the same file lazily while decoding.
+            head = work.head(_XMP_SCAN_BYTES)
+            img = _open_image(work, self._max_pixels)
         except ValueError as exc:
             return _unreadable(self, str(exc))
         try:
-            signs, seen = self._signs(img, work.data)
+            signs, seen = self._signs(img, head)
         except Exception as exc:  # broken EXIF/XMP must not take the analysis down
             logger.warning("image-metadata detector failed on %s: %r", work.filename, exc)
             return _unreadable(self, f"its metadata is damaged ({type(exc).__name__})")
@@ -427,7 +428,7 @@ class ImageMetadataDetector:
             details=details,
         )
 
-    def _signs(self, img: Any, data: bytes) -> tuple[list[dict[str, Any]], list[str]]:
+    def _signs(self, img: Any, head: bytes) -> tuple[list[dict[str, Any]], list[str]]:
         signs: list[dict[str, Any]] = []
         info: dict[str, Any] = dict(img.info or {})
         seen = sorted(str(k) for k in info if k not in ("icc_profile", "exif", "xmp"))
@@ -485,7 +486,7 @@ class ImageMetadataDetector:
                     text,
                 )
 
-        xmp = self._xmp(info, data)
+        xmp = self._xmp(info, head)
         if xmp:
             seen.append("xmp")
             for match in _DST_RE.finditer(xmp):
@@ -499,12 +500,12 @@ class ImageMetadataDetector:
         return signs, seen
 
     @staticmethod
-    def _xmp(info: dict[str, Any], data: bytes) -> str:
+    def _xmp(info: dict[str, Any], head: bytes) -> str:
         for key in ("xmp", "XML:com.adobe.xmp"):
             if info.get(key):
                 return _text(info[key])
         # Formats where Pillow does not expose XMP (or an older Pillow): find the packet itself.
-        match = _XMP_RE.search(data[:_XMP_SCAN_BYTES])
+        match = _XMP_RE.search(head)
         return match.group(0).decode("utf-8", "replace") if match else ""
 
 
@@ -574,7 +575,7 @@ class WatermarkDetector:
 
     def analyze(self, work: WorkInput) -> Finding:
         try:
-            img = _open_image(work.data, self._max_pixels)
+            img = _open_image(work, self._max_pixels)
             width, height = img.size
             if width * height < MIN_WATERMARK_PIXELS:
                 return _finding(

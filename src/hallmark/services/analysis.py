@@ -42,6 +42,7 @@ from hallmark.errors import NotFoundError, UnavailableError
 from hallmark.services import jobs, registry, similarity
 from hallmark.services.instance import Instance
 from hallmark.storage.models import Analysis, Certificate, User, Work
+from hallmark.storage.spool import stored_content
 
 logger = logging.getLogger(__name__)
 
@@ -315,15 +316,16 @@ def _run(inst: Instance, claim: jobs.Claim) -> None:
         assert work is not None
         work_id, kind, media_type, label = work.id, work.kind, work.media_type, work.label
         blob_key = work.blob_key
-    data = inst.blobs.get(blob_key)
-    work_input = WorkInput(
-        kind=kind,
-        media_type=media_type,
-        data=data,
-        declared=OriginLabel(label),
-        text=data.decode("utf-8", errors="replace") if kind == "text" else None,
-    )
-    findings = detectors_for(inst).run(work_input)
+    # An image is spooled, not read whole; a text is decoded whole anyway, and texts are small.
+    with stored_content(inst.blobs, blob_key) as content:
+        work_input = WorkInput(
+            kind=kind,
+            media_type=media_type,
+            data=content.stream(),
+            declared=OriginLabel(label),
+            text=content.read().decode("utf-8", errors="replace") if kind == "text" else None,
+        )
+        findings = detectors_for(inst).run(work_input)
     prior_art = _prior_art(inst, work_id)
     _apply(inst, claim, findings, prior_art)
 

@@ -56,6 +56,7 @@ from hallmark.services.instance import Instance, c2pa_chain_files
 from hallmark.services.registry import CONSENT_CHOICES
 from hallmark.settings import Settings
 from hallmark.storage.models import Work
+from hallmark.storage.spool import Content, stored_content
 
 logger = logging.getLogger(__name__)
 
@@ -252,12 +253,12 @@ def _offline_context() -> Any:
     return c2pa.Context(c2pa.Settings.from_dict({"verify": verify}))
 
 
-def _has_manifest(data: bytes, media_type: str) -> bool:
-    """True when ``data`` carries a C2PA manifest store that c2pa can read."""
+def _has_manifest(source: Content, media_type: str) -> bool:
+    """True when ``source`` carries a C2PA manifest store that c2pa can read."""
     import c2pa
 
     try:
-        with c2pa.Reader(media_type, io.BytesIO(data), context=_offline_context()) as reader:
+        with c2pa.Reader(media_type, source.stream(), context=_offline_context()) as reader:
             return reader.get_active_manifest() is not None
     except c2pa.C2paError as exc:
         if "ManifestNotFound" not in type(exc).__name__ + str(exc):
@@ -280,47 +281,50 @@ def credentialed_copy(inst: Instance, work: Work) -> CredentialedCopy:
     certificate = log_service.statement_json(work.certificate.body)
     consent, policy_url = consent_of(work)
     media_type = work.media_type
-    source = inst.blobs.get(work.blob_key)
     credentials = signing_credentials(inst)
-    parent_label = "upload" if _has_manifest(source, media_type) else None
-    definition = manifest_definition(
-        certificate,
-        instance_url=_base_url(inst.settings),
-        consent=consent,
-        policy_url=policy_url,
-        parent_label=parent_label,
-    )
     info = c2pa.C2paSignerInfo(
         c2pa.C2paSigningAlg[credentials.algorithm.upper()],
         credentials.chain_pem,
         credentials.key_pem,
         None,  # no time-stamp authority: signing must work offline
     )
+    # The upload is spooled (to disk when large) and c2pa reads it from there; the signed copy
+    # itself is built in memory (the upload plus the manifest, so about max_upload_bytes).
     output = io.BytesIO()
-    try:
-        signer = c2pa.Signer.from_info(info)
+    with stored_content(inst.blobs, work.blob_key) as source:
+        parent_label = "upload" if _has_manifest(source, media_type) else None
+        definition = manifest_definition(
+            certificate,
+            instance_url=_base_url(inst.settings),
+            consent=consent,
+            policy_url=policy_url,
+            parent_label=parent_label,
+        )
         try:
-            with c2pa.Builder(definition, context=_offline_context()) as builder:
-                if parent_label is not None:
-                    builder.add_ingredient(
-                        {"title": work.title, "relationship": "parentOf", "label": parent_label},
-                        media_type,
-                        io.BytesIO(source),
-                    )
-                builder.sign(signer, media_type, io.BytesIO(source), output)
-        finally:
-            signer.close()
-    except c2pa.C2paError as exc:
-        logger.warning("signing Content Credentials for %s failed: %r", work.id, exc)
-        if "Signature" in type(exc).__name__:
-            raise ConfigError(
-                f"The Content Credentials signer was refused by c2pa: {exc}",
-                hint="Check c2pa_certificate_chain and c2pa_private_key (docs/standards.md).",
+            signer = c2pa.Signer.from_info(info)
+            try:
+                with c2pa.Builder(definition, context=_offline_context()) as builder:
+                    if parent_label is not None:
+                        ingredient = {
+                            "title": work.title,
+                            "relationship": "parentOf",
+                            "label": parent_label,
+                        }
+                        builder.add_ingredient(ingredient, media_type, source.stream())
+                    builder.sign(signer, media_type, source.stream(), output)
+            finally:
+                signer.close()
+        except c2pa.C2paError as exc:
+            logger.warning("signing Content Credentials for %s failed: %r", work.id, exc)
+            if "Signature" in type(exc).__name__:
+                raise ConfigError(
+                    f"The Content Credentials signer was refused by c2pa: {exc}",
+                    hint="Check c2pa_certificate_chain and c2pa_private_key (docs/standards.md).",
+                ) from None
+            raise InputError(
+                f"This image cannot carry Content Credentials: c2pa could not embed them ({exc}).",
+                hint="Download the work as it is, with its bundle.",
             ) from None
-        raise InputError(
-            f"This image cannot carry Content Credentials: c2pa could not embed them ({exc}).",
-            hint="Download the work as it is, with its bundle.",
-        ) from None
     return CredentialedCopy(
         data=output.getvalue(),
         media_type=media_type,
@@ -432,14 +436,15 @@ def upload_credentials(inst: Instance, work: Work) -> dict[str, Any] | None:
     if work.kind != "image":
         return None
     detector = C2paDetector(_reader_anchors(inst))
-    finding = detector.analyze(
-        WorkInput(
-            kind=work.kind,
-            media_type=work.media_type,
-            data=inst.blobs.get(work.blob_key),
-            declared=OriginLabel(work.label),
+    with stored_content(inst.blobs, work.blob_key) as content:
+        finding = detector.analyze(
+            WorkInput(
+                kind=work.kind,
+                media_type=work.media_type,
+                data=content.stream(),
+                declared=OriginLabel(work.label),
+            )
         )
-    )
     details = finding.details
     if details.get("error"):
         return {"readable": False, "explanation": finding.explanation}

@@ -46,7 +46,7 @@ from hallmark.storage.models import (
     User,
     Work,
 )
-from hallmark.storage.spool import Content, as_content
+from hallmark.storage.spool import Content, as_content, stored_content
 
 logger = logging.getLogger(__name__)
 
@@ -298,7 +298,8 @@ def check_work(inst: Instance, work_id: str) -> Finding | None:
         kind, blob_key, creator_id = work.kind, work.blob_key, work.creator_id
     stored = _stored(inst, work_id)
     if stored is None:
-        fp = fingerprint(kind, inst.blobs.get(blob_key))
+        with stored_content(inst.blobs, blob_key) as content:
+            fp = fingerprint(kind, content)
         seq = _store_fingerprint(inst, work_id, fp)
     else:
         seq, fp = stored

@@ -16,12 +16,14 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from PIL import Image, ImageOps
 
 from hallmark.errors import NotFoundError
 from hallmark.services.instance import Instance
 from hallmark.storage.models import Work
+from hallmark.storage.spool import stored_content
 
 logger = logging.getLogger(__name__)
 
@@ -43,9 +45,10 @@ def cache_folder(inst: Instance) -> Path:
     return inst.settings.home / "cache" / "thumbnails"
 
 
-def make_thumbnail(data: bytes, size: int = SIZE) -> bytes:
-    """The WebP thumbnail of an image's bytes (the first frame of an animation)."""
-    with Image.open(io.BytesIO(data)) as image:
+def make_thumbnail(data: bytes | IO[bytes], size: int = SIZE) -> bytes:
+    """The WebP thumbnail of an image, given as bytes or a seekable file (the first frame of
+    an animation)."""
+    with Image.open(io.BytesIO(data) if isinstance(data, bytes) else data) as image:
         # JPEG decodes straight to a smaller scale, which is much faster for large photos.
         image.draft("RGB", (size, size))
         upright = ImageOps.exif_transpose(image)
@@ -83,7 +86,8 @@ def thumbnail(inst: Instance, work: Work) -> Thumbnail:
     except FileNotFoundError:
         pass
     try:
-        data = make_thumbnail(inst.blobs.get(work.blob_key))
+        with stored_content(inst.blobs, work.blob_key) as content:
+            data = make_thumbnail(content.stream())
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
         # The image was fully checked at upload, so this is a damaged blob or a changed limit.
         logger.warning("no thumbnail for work %s: %s", work.id, exc)

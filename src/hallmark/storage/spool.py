@@ -14,7 +14,7 @@ import io
 import tempfile
 from typing import IO
 
-from hallmark.storage.blobs import BlobSource, copy_hashing
+from hallmark.storage.blobs import BlobSource, BlobStore, copy_hashing
 
 #: A content up to this size stays in memory; a larger one rolls over to a temporary file.
 IN_MEMORY_BYTES = 1024 * 1024
@@ -70,3 +70,9 @@ def as_content(data: bytes | Content) -> Content:
     if isinstance(data, Content):
         return data
     return Content(io.BytesIO(data), len(data), hashlib.sha256(data).hexdigest())
+
+
+def stored_content(blobs: BlobStore, key: str) -> Content:
+    """A stored blob, copied chunk by chunk into a spool (a temporary file past
+    :data:`IN_MEMORY_BYTES`), for readers that need to seek in it: image decoders, c2pa."""
+    return Content.receive(blobs.stream(key))
