@@ -37,6 +37,7 @@ from hallmark.services import analysis  # noqa: E402
 from hallmark.settings import Settings  # noqa: E402
 from hallmark.storage.blobs import BlobStore, LocalBlobStore  # noqa: E402
 from hallmark.storage.s3_blobs import S3BlobStore  # noqa: E402
+from hallmark.storage.spool import Content  # noqa: E402
 from tests.conftest import make_instance  # noqa: E402
 from tests.web.conftest import POEM, Web, _web  # noqa: E402
 
@@ -243,6 +244,29 @@ def _generated(size: int, seed: int) -> tuple[Iterator[bytes], Any]:
             yield chunk
 
     return chunks(), digest
+
+
+def test_a_spooled_content_goes_in_from_its_own_file(
+    store: BlobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source, digest = _generated(12 * MB, seed=4)
+    with Content.receive(source) as content:
+        if isinstance(store, S3BlobStore):
+            # The digest is known, so the upload is sent from the content's file: no second spool.
+            def no_spool(*args: Any, **kwargs: Any) -> Any:
+                raise AssertionError("the S3 store spooled an already spooled upload")
+
+            monkeypatch.setattr("hallmark.storage.s3_blobs.tempfile.mkstemp", no_spool)
+        key = content.put_into(store)
+        assert content.put_into(store) == key  # stored once, the second time a no-op
+    assert key == digest.hexdigest() == content.sha256
+    assert store.size(key) == 12 * MB
+    with store.stream(key) as blob:
+        back = hashlib.sha256()
+        for chunk in blob:
+            back.update(chunk)
+    assert back.hexdigest() == key
+    assert [name for name in _stored(store) if key not in name] == []
 
 
 @pytest.mark.slow

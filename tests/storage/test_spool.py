@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import tempfile
 import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
@@ -58,6 +59,21 @@ def test_receive_stops_at_the_limit() -> None:
         Content.receive(counted(), max_bytes=MIB)
     # It stopped reading just past the limit rather than taking the whole upload.
     assert sum(read) <= MIB + 64 * 1024
+
+
+def test_a_file_spooled_elsewhere_is_hashed_in_place_not_copied() -> None:
+    data = b"".join(pieces(3 * MIB))
+    # As Starlette keeps an uploaded part; closed by the content.
+    file = tempfile.SpooledTemporaryFile(max_size=MIB)  # noqa: SIM115
+    file.write(data)
+    with Content.adopt(file, max_bytes=4 * MIB) as content:
+        assert (content.size, content.sha256) == (len(data), hashlib.sha256(data).hexdigest())
+        assert content.stream() is file and content.read() == data
+    assert file.closed
+    with tempfile.SpooledTemporaryFile() as big:
+        big.write(data)
+        with pytest.raises(TooLargeError, match="limit of 1,048,576 bytes"):
+            Content.adopt(big, max_bytes=MIB)
 
 
 def test_bytes_given_whole_are_wrapped_without_a_copy() -> None:

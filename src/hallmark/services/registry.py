@@ -159,7 +159,7 @@ def register_work(
     declaration = {"label": label.value, "ai_share": share, "statement": statement_text}
     # inspect() has checked that a text work is UTF-8; search indexes its text (issue #7).
     text = decode_text(content.read()) if media.kind == "text" else None
-    blob_key = inst.blobs.put_stream(content.stream())
+    blob_key = content.put_into(inst.blobs)
     try:
         return _record(
             inst,

@@ -255,7 +255,7 @@ def add_stage(
         _refuse_registered(rows)
         _check_kinds(rows[0].kind if rows else None, [media.kind], single=True)
         _check_count(len(rows), 1)
-    blob_key = inst.blobs.put_stream(as_content(data).stream())
+    blob_key = as_content(data).put_into(inst.blobs)
     try:
         # The log's write lock serializes stage uploads with registrations: two uploads cannot
         # take the same position, and no stage slips into a series while it is registered.
@@ -436,7 +436,7 @@ def register_with_stages(
     plan = plan_stages(inst, creator_id=creator_id, series_id=series_id, uploads=stages)
     if plan is None:
         return register_work(inst, creator_id=creator_id, **work)
-    plan.blob_keys = [inst.blobs.put_stream(as_content(c.upload.data).stream()) for c in plan.new]
+    plan.blob_keys = [as_content(c.upload.data).put_into(inst.blobs) for c in plan.new]
     evidence = Evidence(items=[plan.evidence_item], attach=attach_series(inst, plan))
     try:
         registration = register_work(inst, creator_id=creator_id, evidence=evidence, **work)

@@ -51,9 +51,9 @@ def chunks_of(source: BlobSource, chunk_size: int = CHUNK_SIZE) -> Iterator[byte
 
 
 def copy_hashing(
-    source: BlobSource, sink: IO[bytes], *, max_bytes: int | None = None
+    source: BlobSource, sink: IO[bytes] | None, *, max_bytes: int | None = None
 ) -> tuple[str, int]:
-    """Copy ``source`` into ``sink`` chunk by chunk; return its SHA-256 (hex) and size.
+    """Copy ``source`` into ``sink`` (if any) chunk by chunk; return its SHA-256 (hex) and size.
 
     Over ``max_bytes`` it stops at once with a :class:`TooLargeError`; the caller discards
     whatever reached ``sink``.
@@ -68,7 +68,8 @@ def copy_hashing(
                 hint="Send a smaller file, or ask the operator to raise max_upload_bytes.",
             )
         digest.update(chunk)
-        sink.write(chunk)
+        if sink is not None:
+            sink.write(chunk)
     return digest.hexdigest(), size
 
 
@@ -121,10 +122,14 @@ class BlobStore(Protocol):
         """Store ``data``; return its key."""
         ...
 
-    def put_stream(self, source: BlobSource, *, max_bytes: int | None = None) -> str:
+    def put_stream(
+        self, source: BlobSource, *, max_bytes: int | None = None, sha256: str | None = None
+    ) -> str:
         """Store the bytes of ``source``, read in chunks; return their key.
 
-        More than ``max_bytes`` is a :class:`TooLargeError`, and nothing is stored.
+        More than ``max_bytes`` is a :class:`TooLargeError`, and nothing is stored. A caller
+        that has already hashed the bytes (a spooled upload) passes their ``sha256``, which
+        a store may use to skip its own spool; it must be the digest of exactly these bytes.
         """
         ...
 
@@ -158,7 +163,11 @@ class LocalBlobStore:
             self.put_stream([data])
         return key
 
-    def put_stream(self, source: BlobSource, *, max_bytes: int | None = None) -> str:
+    def put_stream(
+        self, source: BlobSource, *, max_bytes: int | None = None, sha256: str | None = None
+    ) -> str:
+        if sha256 is not None and self._path(check_key(sha256)).exists():
+            return sha256
         # The key is known only once every byte is hashed, so the temporary file sits at the
         # top of the store: on the same file system as its final place, so the rename is atomic.
         self.root.mkdir(parents=True, exist_ok=True)

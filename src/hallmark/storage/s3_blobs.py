@@ -174,7 +174,18 @@ class S3BlobStore:
                 self.client.put_object(Bucket=self.bucket, Key=self._name(key), Body=data)
         return key
 
-    def put_stream(self, source: BlobSource, *, max_bytes: int | None = None) -> str:
+    def put_stream(
+        self, source: BlobSource, *, max_bytes: int | None = None, sha256: str | None = None
+    ) -> str:
+        if sha256 is not None and hasattr(source, "read"):
+            # Already hashed (and counted) by the caller's spool: sent from it, part by part.
+            key = check_key(sha256)
+            if not self.exists(key):
+                with self._answers():
+                    self.client.upload_fileobj(
+                        source, self.bucket, self._name(key), Config=self.transfer
+                    )
+            return key
         # In TMPDIR: the spool holds one upload at most, and is removed whatever happens.
         fd, spool = tempfile.mkstemp(prefix="hallmark-blob-")
         try:

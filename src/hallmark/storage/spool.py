@@ -42,6 +42,19 @@ class Content:
             raise
         return cls(spool, size, sha256)
 
+    @classmethod
+    def adopt(cls, file: IO[bytes], *, max_bytes: int | None = None) -> Content:
+        """A file already spooled by someone else (the web framework keeps each uploaded part
+        in a spooled temporary file), hashed and counted where it is rather than copied.
+        Closing the content closes ``file``."""
+        file.seek(0)
+        sha256, size = copy_hashing(file, None, max_bytes=max_bytes)
+        return cls(file, size, sha256)
+
+    def put_into(self, blobs: BlobStore) -> str:
+        """Store the bytes in ``blobs`` from the spool, with the digest counted on arrival."""
+        return blobs.put_stream(self.stream(), sha256=self.sha256)
+
     def stream(self) -> IO[bytes]:
         """The bytes as a seekable file, positioned at the start (one reader at a time)."""
         self._file.seek(0)

@@ -43,7 +43,8 @@ def receive_upload(upload: UploadFile | None, *, limit: int, what: str = "file")
     if upload is None:
         return None
     try:
-        content = Content.receive(upload.file, max_bytes=limit)
+        # Starlette has already spooled the part (to disk past 1 MiB): hashed there, not copied.
+        content = Content.adopt(upload.file, max_bytes=limit)
     except TooLargeError:
         raise TooLargeError(
             f"The {what} is larger than the limit of {limit:,} bytes.",
