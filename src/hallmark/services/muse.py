@@ -22,7 +22,7 @@ import logging
 import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -427,12 +427,15 @@ def ask(
     position: int | None = None,
     personal: bool | None = None,
     seed: int | None = None,
+    charge: Callable[[], None] | None = None,
 ) -> Run:
     """Ask the muse about the viewer's draft; see the module docstring.
 
     ``position`` is the writer's cursor in code points (default: the end of the text);
     ``personal`` overrides the draft's switch for this request; ``seed`` makes sampling
-    repeatable (tests, benchmarks).
+    repeatable (tests, benchmarks). ``charge`` is called once the request has passed every
+    check and a backend is configured, just before the model runs (the web's per-user
+    budget): a request refused for its draft, its mode or its size costs nothing.
     """
     chosen = Mode.parse(mode)
     if selection is not None and len(selection) > MAX_SELECTION_CHARS:
@@ -453,6 +456,8 @@ def ask(
         text, creator_id = draft.text, draft.creator_id
         use_voice = draft.muse_personal if personal is None else bool(personal)
     backend = backend_for(inst)
+    if charge is not None:
+        charge()
     where = len(text) if position is None else max(0, min(int(position), len(text)))
     passages: list[voice.Passage] = []
     if use_voice:

@@ -156,6 +156,14 @@ def test_suggestions_are_limited_per_user(web: Web) -> None:
     alices, brunos = draft(web, "alice"), draft(web, "bruno")
     ask = {"mode": "questions"}
     with TestClient(create_app(settings, instance=inst)) as client:
+        # Requests refused for what they ask (no such draft, too long a selection) cost nothing.
+        missing = client.post(f"{API}/drafts/d_nosuch/muse", json=ask, headers=web.auth("alice"))
+        assert missing.status_code == 404, missing.text
+        too_long = {"mode": "critique", "selection": "x" * 100_000}
+        refused = client.post(
+            f"{API}/drafts/{alices}/muse", json=too_long, headers=web.auth("alice")
+        )
+        assert refused.status_code == 413, refused.text
         for _ in range(2):
             answer = client.post(f"{API}/drafts/{alices}/muse", json=ask, headers=web.auth("alice"))
             assert answer.status_code == 200, answer.text

@@ -195,7 +195,6 @@ async def _stream(run: muse.Run, request: Request) -> AsyncIterator[bytes]:
 def ask_muse(
     request: Request, inst: InstanceDep, user: AuthorUser, draft_id: str, body: MuseIn
 ) -> Any:
-    charge_suggestion(request, inst, user)
     run = muse.ask(
         inst,
         draft_id,
@@ -204,6 +203,7 @@ def ask_muse(
         selection=body.selection,
         position=body.position,
         personal=body.personal,
+        charge=lambda: charge_suggestion(request, inst, user),
     )
     if _wants_stream(request):
         try:
