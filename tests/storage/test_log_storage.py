@@ -110,6 +110,84 @@ def test_audit_finds_a_rewritten_certificate(any_instance: Instance) -> None:
     assert not report.ok
 
 
+@pytest.fixture
+def logged(any_instance: Instance, monkeypatch: pytest.MonkeyPatch) -> Instance:
+    """Ten registrations and a revocation, audited three entries at a time so that every
+    check crosses batch boundaries."""
+    inst = any_instance
+    regs = _register(inst, add_user(inst, "aud"), 10)
+    registry.revoke(inst, certificate_id=regs[2].certificate_id, reason="duplicate", actor=None)
+    monkeypatch.setattr(log_service, "AUDIT_BATCH", 3)
+    return inst
+
+
+def _tamper(inst: Instance, sql: str, **values: object) -> list[str]:
+    with inst.db.session() as session:
+        session.execute(text(sql), values)
+    report = log_service.audit(inst)
+    assert report.size == 11 and report.checkpoints == 11
+    return report.problems
+
+
+def test_audit_in_batches_reports_progress_and_passes(logged: Instance) -> None:
+    seen: list[tuple[int, int]] = []
+    report = log_service.audit(logged, progress=lambda done, total: seen.append((done, total)))
+    assert report.ok, report.problems
+    assert (report.size, report.checkpoints) == (11, 11)
+    assert seen == [(3, 11), (6, 11), (9, 11), (11, 11)]
+
+
+def test_audit_finds_a_missing_entry(logged: Instance) -> None:
+    problems = _tamper(logged, "DELETE FROM log_entries WHERE idx = 4")
+    assert problems[0] == "log entry 4 is missing (next stored is 5)"
+    assert "stored node (0, 4) does not match the recomputed tree" in problems
+    # The entries and checkpoints after the gap cannot be recomputed, and each says so.
+    assert "checkpoint 5: root does not match the stored leaves" in problems
+    assert "checkpoint 11: root does not match the stored leaves" in problems
+
+
+def test_audit_finds_a_missing_a_rewritten_and_an_extra_node(logged: Instance) -> None:
+    problems = _tamper(logged, "DELETE FROM log_nodes WHERE level = 1 AND idx = 2")
+    assert problems[-1] == "1 tree node(s) are missing from storage"
+    # The proofs that would need it fail too.
+    assert "checkpoints 6 -> 7 are not consistent" in problems[0]
+    problems = _tamper(
+        logged, "UPDATE log_nodes SET hash = :h WHERE level = 0 AND idx = 7", h=b"\1" * 32
+    )
+    assert "stored node (0, 7) does not match the recomputed tree" in problems
+    problems = _tamper(
+        logged, "INSERT INTO log_nodes (level, idx, hash) VALUES (2, 9, :h)", h=b"\2" * 32
+    )
+    assert "stored node (2, 9) does not match the recomputed tree" in problems
+
+
+def test_audit_lists_the_first_problems_and_counts_the_rest(
+    logged: Instance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(log_service, "LISTED_PROBLEMS", 2)
+    with logged.db.session() as session:
+        session.execute(text("UPDATE log_nodes SET hash = :h WHERE level = 0"), {"h": b"\4" * 32})
+    report = log_service.audit(logged)
+    assert not report.ok and len(report.problems) == 2 and report.unlisted > 0
+    assert report.problems[0] == "stored node (0, 0) does not match the recomputed tree"
+    assert report.count == 2 + report.unlisted
+
+
+def test_audit_finds_a_lost_statement_once(logged: Instance) -> None:
+    problems = _tamper(
+        logged,
+        "UPDATE certificates SET statement_sha256 = :s WHERE log_index = 6",
+        s="0" * 64,
+    )
+    # The stored leaf stands in for it, so the rest of the tree still checks out.
+    assert problems == ["entry 6: no certificate or revocation with this digest"]
+
+
+def test_audit_finds_a_checkpoint_with_another_root(logged: Instance) -> None:
+    problems = _tamper(logged, "UPDATE checkpoints SET root_hash = :h WHERE size = 7", h=b"\3" * 32)
+    assert problems == ["checkpoint 7: note and stored row disagree"]
+
+
 def test_revocation_is_logged_and_shown(any_instance: Instance) -> None:
     inst = any_instance
     creator = add_user(inst, "eve")

@@ -59,6 +59,7 @@ def audit(
                 "size": report.size,
                 "checkpoints": report.checkpoints,
                 "problems": report.problems,
+                "unlisted_problems": report.unlisted,
             }
         )
     elif report.ok:
@@ -72,10 +73,12 @@ def audit(
         )
     else:
         console = stdout()
-        headline = f"The log does NOT check out: {len(report.problems)} problem(s)."
+        headline = f"The log does NOT check out: {report.count:,} problem(s)."
         console.print(Text(headline, style="bold red"))
         for problem in report.problems:
             console.print(Text(f"- {problem}"))
+        if report.unlisted:
+            console.print(Text(f"- and {report.unlisted:,} more, not listed"))
     if not report.ok:
         raise typer.Exit(1)
 

@@ -1046,6 +1046,8 @@ def _check_restored(
     report.log_size = audit.size
     report.checkpoints = audit.checkpoints
     report.problems.extend(f"log audit: {problem}" for problem in audit.problems)
+    if audit.unlisted:
+        report.problems.append(f"log audit: {audit.unlisted:,} more problem(s), not listed")
     log = document.get("log") or {}
     if audit.size != log.get("size"):
         report.problems.append(

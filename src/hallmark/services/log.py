@@ -8,11 +8,11 @@ checkpoint covering it are committed together or not at all.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hallmark.core.canonical import loads
@@ -66,109 +66,213 @@ def latest_checkpoint(inst: Instance) -> CheckpointRow:
 class AuditReport:
     size: int = 0
     checkpoints: int = 0
+    #: The first :data:`LISTED_PROBLEMS` problems, in the order found.
     problems: list[str] = field(default_factory=list)
+    #: How many more were found: a log broken everywhere is not listed line by line.
+    unlisted: int = 0
 
     @property
     def ok(self) -> bool:
-        return not self.problems
+        return not self.problems and not self.unlisted
+
+    @property
+    def count(self) -> int:
+        return len(self.problems) + self.unlisted
+
+    def add(self, problem: str) -> None:
+        if len(self.problems) < LISTED_PROBLEMS:
+            self.problems.append(problem)
+        else:
+            self.unlisted += 1
 
 
-def _statements(session: Session) -> dict[str, tuple[str, str]]:
-    """Map statement digest -> (type, canonical body) for every certificate and revocation."""
-    found: dict[str, tuple[str, str]] = {}
-    for sha, body in session.execute(select(Certificate.statement_sha256, Certificate.body)):
-        found[sha] = ("certificate", body)
-    for sha, body in session.execute(select(Revocation.statement_sha256, Revocation.body)):
-        found[sha] = ("revocation", body)
-    return found
+#: Problems an audit report lists one by one; past these it only counts them.
+LISTED_PROBLEMS = 1_000
+
+
+#: Log entries the audit reads, checks and compares with the stored tree at a time. Holding
+#: one batch's entries, nodes and checkpoints, it needs the same memory for any size of log.
+AUDIT_BATCH = 10_000
+#: Extra stored nodes named one by one in the report; beyond this, they are counted.
+_NAMED_EXTRAS = 20
 
 
 def audit(inst: Instance, progress: Callable[[int, int], None] | None = None) -> AuditReport:
     """Recompute the whole tree from the stored leaves and check everything stored against it.
 
     Checks, for every entry: its statement exists and hashes to the stored leaf; every stored
-    node equals the recomputed one; every stored checkpoint is signed by this instance, has the
-    recomputed root at its size, and is consistent with the previous checkpoint.
+    node equals the recomputed one, and none is missing or left over; every stored checkpoint
+    is signed by this instance, has the recomputed root at its size, and is consistent with the
+    previous checkpoint. The log is read :data:`AUDIT_BATCH` entries at a time.
     """
     report = AuditReport()
     with inst.db.session() as session:
-        store = LogStore(session)
-        size = store.size()
-        report.size = size
-        statements = _statements(session)
-        checkpoints = {
-            row.size: row
-            for row in session.scalars(select(CheckpointRow).order_by(CheckpointRow.size))
-        }
-        report.checkpoints = len(checkpoints)
-        stored_nodes = _iter_nodes(session)
-        expected_nodes: dict[tuple[int, int], bytes] = {}
-        tree = merkle.CompactRange(0, [])
-        roots: dict[int, bytes] = {0: merkle.EMPTY_ROOT}
-        entries = session.execute(
-            select(LogEntry.idx, LogEntry.statement_sha256).order_by(LogEntry.idx)
-        )
-        for position, (idx, sha) in enumerate(entries):
-            if idx != position:
-                report.problems.append(f"log entry {position} is missing (next stored is {idx})")
-                break
-            statement = statements.get(sha)
-            if statement is None:
-                report.problems.append(
-                    f"entry {idx}: no certificate or revocation with this digest"
-                )
-                continue
-            body = loads(statement[1], what="stored statement")
-            if body.get("log", {}).get("index") != idx:
-                report.problems.append(f"entry {idx}: its statement names another log index")
-            for node, digest in tree.append(merkle.leaf_hash(leaf_input(body))):
-                expected_nodes[node] = digest
-            if tree.size in checkpoints:
-                roots[tree.size] = tree.root()
-            if progress and (idx + 1) % 1000 == 0:
-                progress(idx + 1, size)
-        for node, digest in stored_nodes:
-            want = expected_nodes.pop(node, None)
-            if want != digest:
-                report.problems.append(f"stored node {node} does not match the recomputed tree")
-        if expected_nodes:
-            report.problems.append(f"{len(expected_nodes)} tree node(s) are missing from storage")
-        previous: Checkpoint | None = None
-        for cp_size, row in checkpoints.items():
-            try:
-                checkpoint = open_checkpoint(row.note, inst.verifier)
-            except VerificationError as exc:
-                report.problems.append(f"checkpoint {cp_size}: {exc.detail}")
-                continue
-            if checkpoint.size != cp_size or checkpoint.root_hash != bytes(row.root_hash):
-                report.problems.append(f"checkpoint {cp_size}: note and stored row disagree")
-            if roots.get(cp_size) != checkpoint.root_hash:
-                report.problems.append(
-                    f"checkpoint {cp_size}: root does not match the stored leaves"
-                )
-                continue
-            if previous is not None and cp_size <= size:
-                try:
-                    merkle.verify_consistency(
-                        previous.size,
-                        checkpoint.size,
-                        previous.root_hash,
-                        checkpoint.root_hash,
-                        store.consistency_proof(previous.size, checkpoint.size),
-                    )
-                except (ProofError, LedgerError) as exc:
-                    report.problems.append(
-                        f"checkpoints {previous.size} -> {cp_size} are not consistent: {exc.detail}"
-                    )
-            previous = checkpoint
+        check = _Audit(inst, LogStore(session), report)
+        report.size = check.store.size()
+        report.checkpoints = session.scalar(select(func.count()).select_from(CheckpointRow)) or 0
+        check.checkpoints(0, 0, {0: merkle.EMPTY_ROOT})
+        while check.tree.size < report.size and check.batch(check.tree.size + AUDIT_BATCH):
+            if progress:
+                progress(check.tree.size, report.size)
+        check.leftovers()
         if progress:
-            progress(size, size)
+            progress(report.size, report.size)
     return report
 
 
-def _iter_nodes(session: Session) -> Iterator[tuple[tuple[int, int], bytes]]:
-    rows = session.execute(select(LogNode.level, LogNode.idx, LogNode.hash))
-    return (((int(level), int(idx)), bytes(digest)) for level, idx, digest in rows.all())
+class _Audit:
+    """One audit between batches: the recomputed tree's right frontier, the last checkpoint."""
+
+    def __init__(self, inst: Instance, store: LogStore, report: AuditReport) -> None:
+        self.inst = inst
+        self.store = store
+        self.session = store.session
+        self.report = report
+        self.tree = merkle.CompactRange()
+        self.previous: Checkpoint | None = None
+        self.missing_nodes = 0
+
+    def batch(self, end: int) -> bool:
+        """Check the entries from the tree's size up to ``end``; False when one is missing."""
+        start = self.tree.size
+        wanted = self._checkpoint_sizes(start + 1, end)
+        rows = self.session.execute(
+            select(LogEntry.idx, Certificate.body, Revocation.body)
+            .outerjoin(Certificate, Certificate.statement_sha256 == LogEntry.statement_sha256)
+            .outerjoin(Revocation, Revocation.statement_sha256 == LogEntry.statement_sha256)
+            .where(LogEntry.idx >= start, LogEntry.idx < end)
+            .order_by(LogEntry.idx)
+        ).all()
+        expected: dict[merkle.NodeId, bytes] = {}
+        roots: dict[int, bytes] = {}
+        for idx, certificate, revocation in rows:
+            if idx != self.tree.size:
+                self.report.add(f"log entry {self.tree.size} is missing (next stored is {idx})")
+                break
+            expected.update(self.tree.append(self._leaf(idx, certificate or revocation)))
+            if self.tree.size in wanted:
+                roots[self.tree.size] = self.tree.root()
+        self._compare_nodes(expected)
+        self.checkpoints(start + 1, self.tree.size, roots)
+        return self.tree.size == end
+
+    def _leaf(self, idx: int, statement: str | None) -> bytes:
+        """The leaf hash the entry's statement gives (the stored one when it has none, so one
+        lost statement is one problem, not a tree of them)."""
+        if statement is None:
+            self.report.add(f"entry {idx}: no certificate or revocation with this digest")
+            stored = self.session.get(LogNode, (0, idx))
+            return bytes(stored.hash) if stored is not None else bytes(merkle.HASH_SIZE)
+        body = loads(statement, what="stored statement")
+        if body.get("log", {}).get("index") != idx:
+            self.report.add(f"entry {idx}: its statement names another log index")
+        return merkle.leaf_hash(leaf_input(body))
+
+    def _compare_nodes(self, expected: dict[merkle.NodeId, bytes]) -> None:
+        """Compare the nodes one batch completed with the stored ones, a range per level.
+
+        The nodes a run of leaves completes at one level have consecutive indices, so each
+        level is one indexed range query.
+        """
+        by_level: dict[int, list[int]] = {}
+        for level, idx in expected:
+            by_level.setdefault(level, []).append(idx)
+        for level, indices in sorted(by_level.items()):
+            stored = self.session.execute(
+                select(LogNode.idx, LogNode.hash).where(
+                    LogNode.level == level,
+                    LogNode.idx >= min(indices),
+                    LogNode.idx <= max(indices),
+                )
+            )
+            for idx, digest in stored:
+                if expected.pop((level, int(idx)), None) != bytes(digest):
+                    self.report.add(
+                        f"stored node {(level, int(idx))} does not match the recomputed tree"
+                    )
+        self.missing_nodes += len(expected)
+
+    def _checkpoint_sizes(self, low: int, high: int) -> set[int]:
+        query = select(CheckpointRow.size).where(CheckpointRow.size.between(low, high))
+        return set(self.session.scalars(query))
+
+    def checkpoints(self, low: int, high: int, roots: dict[int, bytes]) -> None:
+        """Check the stored checkpoints of sizes ``low`` to ``high`` against ``roots``."""
+        rows = self.session.scalars(
+            select(CheckpointRow)
+            .where(CheckpointRow.size.between(low, high))
+            .order_by(CheckpointRow.size)
+        )
+        for row in rows:
+            self._checkpoint(row, roots.get(row.size))
+
+    def _checkpoint(self, row: CheckpointRow, root: bytes | None) -> None:
+        try:
+            checkpoint = open_checkpoint(row.note, self.inst.verifier)
+        except VerificationError as exc:
+            self.report.add(f"checkpoint {row.size}: {exc.detail}")
+            return
+        if checkpoint.size != row.size or checkpoint.root_hash != bytes(row.root_hash):
+            self.report.add(f"checkpoint {row.size}: note and stored row disagree")
+        if root != checkpoint.root_hash:
+            self.report.add(f"checkpoint {row.size}: root does not match the stored leaves")
+            return
+        previous = self.previous
+        if previous is not None:
+            try:
+                merkle.verify_consistency(
+                    previous.size,
+                    checkpoint.size,
+                    previous.root_hash,
+                    checkpoint.root_hash,
+                    self.store.consistency_proof(previous.size, checkpoint.size),
+                )
+            except (ProofError, LedgerError) as exc:
+                self.report.add(
+                    f"checkpoints {previous.size} -> {row.size} are not consistent: {exc.detail}"
+                )
+        self.previous = checkpoint
+
+    def leftovers(self) -> None:
+        """What is stored beyond the recomputed tree: nodes, and checkpoints of sizes the
+        stored entries do not reach (read in batches, like the entries)."""
+        if self.missing_nodes:
+            self.report.add(f"{self.missing_nodes} tree node(s) are missing from storage")
+        size = self.tree.size
+        counts = self.session.execute(
+            select(LogNode.level, func.count()).group_by(LogNode.level).order_by(LogNode.level)
+        )
+        for level, count in counts.all():
+            extra = int(count) - (size >> int(level))
+            if extra <= 0:
+                continue
+            named = self.session.scalars(
+                select(LogNode.idx)
+                .where(LogNode.level == level, LogNode.idx >= size >> int(level))
+                .order_by(LogNode.idx)
+                .limit(_NAMED_EXTRAS)
+            )
+            for idx in named:
+                self.report.add(
+                    f"stored node {(int(level), int(idx))} does not match the recomputed tree"
+                )
+            if extra > _NAMED_EXTRAS:
+                self.report.add(
+                    f"{extra - _NAMED_EXTRAS} more stored node(s) at level {level} lie outside it"
+                )
+        low = size + 1
+        while True:
+            rows = self.session.scalars(
+                select(CheckpointRow)
+                .where(CheckpointRow.size >= low)
+                .order_by(CheckpointRow.size)
+                .limit(AUDIT_BATCH)
+            ).all()
+            for row in rows:
+                self._checkpoint(row, None)
+            if len(rows) < AUDIT_BATCH:
+                break
+            low = rows[-1].size + 1
 
 
 def statement_json(body: str) -> dict[str, Any]:
