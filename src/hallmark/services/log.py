@@ -12,8 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import Session, aliased
 
 from hallmark.core.canonical import loads
 from hallmark.core.certificate import b64, leaf_input
@@ -136,33 +136,35 @@ class _Audit:
         """Check the entries from the tree's size up to ``end``; False when one is missing."""
         start = self.tree.size
         wanted = self._checkpoint_sizes(start + 1, end)
+        leaf = aliased(LogNode)
         rows = self.session.execute(
-            select(LogEntry.idx, Certificate.body, Revocation.body)
+            select(LogEntry.idx, Certificate.body, Revocation.body, leaf.hash)
             .outerjoin(Certificate, Certificate.statement_sha256 == LogEntry.statement_sha256)
             .outerjoin(Revocation, Revocation.statement_sha256 == LogEntry.statement_sha256)
+            .outerjoin(leaf, and_(leaf.level == 0, leaf.idx == LogEntry.idx))
             .where(LogEntry.idx >= start, LogEntry.idx < end)
             .order_by(LogEntry.idx)
         ).all()
         expected: dict[merkle.NodeId, bytes] = {}
         roots: dict[int, bytes] = {}
-        for idx, certificate, revocation in rows:
+        for idx, certificate, revocation, stored_leaf in rows:
             if idx != self.tree.size:
                 self.report.add(f"log entry {self.tree.size} is missing (next stored is {idx})")
                 break
-            expected.update(self.tree.append(self._leaf(idx, certificate or revocation)))
+            statement = certificate or revocation
+            expected.update(self.tree.append(self._leaf(idx, statement, stored_leaf)))
             if self.tree.size in wanted:
                 roots[self.tree.size] = self.tree.root()
         self._compare_nodes(expected)
         self.checkpoints(start + 1, self.tree.size, roots)
         return self.tree.size == end
 
-    def _leaf(self, idx: int, statement: str | None) -> bytes:
+    def _leaf(self, idx: int, statement: str | None, stored: bytes | None) -> bytes:
         """The leaf hash the entry's statement gives (the stored one when it has none, so one
         lost statement is one problem, not a tree of them)."""
         if statement is None:
             self.report.add(f"entry {idx}: no certificate or revocation with this digest")
-            stored = self.session.get(LogNode, (0, idx))
-            return bytes(stored.hash) if stored is not None else bytes(merkle.HASH_SIZE)
+            return bytes(stored) if stored is not None else bytes(merkle.HASH_SIZE)
         body = loads(statement, what="stored statement")
         if body.get("log", {}).get("index") != idx:
             self.report.add(f"entry {idx}: its statement names another log index")
