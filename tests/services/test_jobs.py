@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from hallmark.errors import UnavailableError
 from hallmark.services import analysis, jobs, registry
 from hallmark.services.instance import Instance
+from hallmark.storage.blobs import BlobStream
 from hallmark.storage.models import Analysis, LogEntry, Work
 from tests.analysis.keyword_plugin import HUMAN_TEXT, registered
 from tests.conftest import FixedClock, add_user
@@ -175,6 +176,9 @@ class _DownBlobs:
     """A blob store whose service is down: every read is a 503."""
 
     def get(self, _key: str) -> bytes:
+        raise UnavailableError("The blob store cannot be reached just now.")
+
+    def stream(self, _key: str) -> BlobStream:
         raise UnavailableError("The blob store cannot be reached just now.")
 
 
