@@ -137,6 +137,23 @@ def test_audit_in_batches_reports_progress_and_passes(logged: Instance) -> None:
     assert seen == [(3, 11), (6, 11), (9, 11), (11, 11)]
 
 
+def test_audit_checks_the_log_as_it_was_when_it_began(logged: Instance) -> None:
+    """Registrations go on during an audit; it reads one snapshot, so it neither trips over
+    them nor half-counts them."""
+    creator = add_user(logged, "late")
+    added: list[int] = []
+
+    def register_meanwhile(done: int, total: int) -> None:
+        if done < total:
+            added.append(_register(logged, creator, 1, tag=f"late{done}-")[0].log_index)
+
+    report = log_service.audit(logged, progress=register_meanwhile)
+    assert added == [11, 12, 13]
+    assert report.ok, report.problems
+    assert (report.size, report.checkpoints) == (11, 11)
+    assert log_service.audit(logged).size == 14
+
+
 def test_audit_finds_a_missing_entry(logged: Instance) -> None:
     problems = _tamper(logged, "DELETE FROM log_entries WHERE idx = 4")
     assert problems[0] == "log entry 4 is missing (next stored is 5)"

@@ -106,7 +106,8 @@ def audit(inst: Instance, progress: Callable[[int, int], None] | None = None) ->
     previous checkpoint. The log is read :data:`AUDIT_BATCH` entries at a time.
     """
     report = AuditReport()
-    with inst.db.session() as session:
+    # One snapshot throughout: registrations may go on while the log is audited.
+    with inst.db.snapshot() as session:
         check = _Audit(inst, LogStore(session), report)
         report.size = check.store.size()
         report.checkpoints = session.scalar(select(func.count()).select_from(CheckpointRow)) or 0

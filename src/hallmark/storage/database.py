@@ -135,11 +135,24 @@ class Database:
         self._write = sessionmaker(
             self.engine.execution_options(**{_WRITE_OPTION: True}), expire_on_commit=False
         )
+        # SQLite's read transactions see one snapshot already (WAL); PostgreSQL's default
+        # (READ COMMITTED) lets each statement see what committed since the last one.
+        frozen = self.engine
+        if self.dialect == "postgresql":
+            frozen = frozen.execution_options(isolation_level="REPEATABLE READ")
+        self._snapshot = sessionmaker(frozen, expire_on_commit=False)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A session for reads and for writes that do not touch the log; commits on success."""
         with _translated(), self._read() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Session]:
+        """A session for many reads that must agree with each other (the log audit, read in
+        batches): every statement sees the database as it was at the first one."""
+        with _translated(), self._snapshot() as session, session.begin():
             yield session
 
     @contextmanager
