@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from hallmark.services import analysis
 from hallmark.storage.blobs import BlobStream
 from tests.web.conftest import POEM, Web
 
@@ -39,6 +40,8 @@ def test_head_opens_and_closes_the_blob_without_reading_it(
     web: Web, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     work_id = web.register("alice")["work_id"]
+    # The registration's analysis reads the stored file too: let it finish first.
+    analysis.wait_idle(web.inst)
     opened = web.inst.blobs.stream
     events: list[str] = []
 
