@@ -24,6 +24,7 @@ from tests.analysis.helpers_c2pa import make_ca, sign
 from tests.analysis.test_image_detectors import A1111_PARAMETERS
 from tests.conftest import add_user
 from tests.services.helpers_credentials import active, read
+from tests.services.test_analysis import work_row
 
 
 def noise_png(seed: int, side: int = 800, **text: str) -> bytes:
@@ -62,14 +63,6 @@ def no_whole_reads(instance: Instance, monkeypatch: pytest.MonkeyPatch) -> Insta
 
     monkeypatch.setattr(instance.blobs, "get", whole)
     return instance
-
-
-def work_row(inst: Instance, work_id: str) -> Work:
-    with inst.db.session() as session:
-        work = session.get(Work, work_id)
-        assert work is not None
-        session.expunge(work)
-        return work
 
 
 def findings_of(inst: Instance, analysis_id: str) -> dict[str, dict[str, Any]]:
