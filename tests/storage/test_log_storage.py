@@ -121,6 +121,16 @@ def logged(any_instance: Instance, monkeypatch: pytest.MonkeyPatch) -> Instance:
     return inst
 
 
+@pytest.mark.parametrize("batch", [1, 2, 4, 10, 11, 12, 10_000])
+def test_a_sound_log_passes_whatever_the_batch(
+    logged: Instance, monkeypatch: pytest.MonkeyPatch, batch: int
+) -> None:
+    monkeypatch.setattr(log_service, "AUDIT_BATCH", batch)
+    report = log_service.audit(logged)
+    assert report.ok, report.problems
+    assert (report.size, report.checkpoints) == (11, 11)
+
+
 def _tamper(inst: Instance, sql: str, **values: object) -> list[str]:
     with inst.db.session() as session:
         session.execute(text(sql), values)
