@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from hallmark.analysis import text_features
 from hallmark.analysis.text_detector import NgramModel, char_ngrams, word_ngrams
 from hallmark.analysis.text_features import (
     FEATURE_NAMES,
@@ -140,3 +142,37 @@ def test_auroc_and_tpr_on_known_scores() -> None:
     assert tpr_at_fpr(labels, scores_, 0.01) == pytest.approx(0.5)
     assert tpr_at_fpr(labels, scores_, 0.25) == pytest.approx(1.0)
     assert auroc(labels, np.ones(6)) == pytest.approx(0.5)
+
+
+def test_the_model_runs_in_bfloat16_only_where_the_cpu_has_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv(text_features.PRECISION_ENV, raising=False)
+    monkeypatch.setattr(text_features, "native_bfloat16", lambda: True)
+    assert text_features.runtime_precision() == "bfloat16"
+    # Emulated bfloat16 is slower than float32, so a CPU without it gets float32.
+    monkeypatch.setattr(text_features, "native_bfloat16", lambda: False)
+    assert text_features.runtime_precision() == "float32"
+    monkeypatch.setenv(text_features.PRECISION_ENV, " BFloat16 ")
+    assert text_features.runtime_precision() == "bfloat16"
+    monkeypatch.setenv(text_features.PRECISION_ENV, "float16")
+    with pytest.raises(text_features.LanguageModelUnavailable, match="bfloat16 or float32"):
+        text_features.runtime_precision()
+
+
+@pytest.mark.parametrize(
+    ("flags", "native"),
+    [
+        ("fpu sse2 avx2 fma avx512f avx512bw avx512_vnni", False),
+        ("fpu sse2 avx2 avx512f avx512_bf16 avx512_vnni", True),
+        ("fpu sse2 avx2 amx_bf16 amx_tile amx_int8", True),
+        ("fp asimd evtstrm aes pmull sha1 sha2 crc32", False),
+    ],
+)
+def test_native_bfloat16_is_read_from_the_cpu_flags(
+    tmp_path: Path, flags: str, native: bool
+) -> None:
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(f"processor\t: 0\nmodel name\t: a CPU\nflags\t\t: {flags}\n\n")
+    assert text_features.native_bfloat16(cpuinfo) is native
+    assert text_features.native_bfloat16(tmp_path / "absent") is False

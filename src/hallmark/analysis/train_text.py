@@ -40,6 +40,7 @@ from hallmark.analysis.text_features import (
     FEATURE_NAMES,
     MODEL_FILE,
     PRECISION,
+    PRECISION_ENV,
     TOKEN_BUDGET,
     TokenScores,
     feature_vector,
@@ -104,6 +105,8 @@ def _init_worker() -> None:
     import torch
 
     torch.set_num_threads(1)
+    # The weights are trained on features in one precision, whatever this CPU would choose.
+    os.environ[PRECISION_ENV] = PRECISION
 
 
 def _score_one(text: str) -> None:
