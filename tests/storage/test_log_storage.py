@@ -185,7 +185,12 @@ def test_audit_finds_a_missing_a_rewritten_and_an_extra_node(logged: Instance) -
     problems = _tamper(
         logged, "INSERT INTO log_nodes (level, idx, hash) VALUES (2, 9, :h)", h=b"\2" * 32
     )
+    # Named, though a node is missing at another level.
     assert "stored node (2, 9) does not match the recomputed tree" in problems
+    problems = _tamper(logged, "DELETE FROM log_nodes WHERE level = 2 AND idx = 0")
+    # A missing node at the same level does not hide the extra one.
+    assert "stored node (2, 9) does not match the recomputed tree" in problems
+    assert "2 tree node(s) are missing from storage" in problems
 
 
 def test_audit_lists_the_first_problems_and_counts_the_rest(

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import BigInteger, and_, func, literal, select
 from sqlalchemy.orm import Session, aliased
 
 from hallmark.core.canonical import loads
@@ -242,16 +242,19 @@ class _Audit:
         if self.missing_nodes:
             self.report.add(f"{self.missing_nodes} tree node(s) are missing from storage")
         size = self.tree.size
+        # A tree of `size` leaves has size >> level complete nodes at each level.
+        beyond = LogNode.idx >= literal(size, BigInteger).op(">>")(LogNode.level)
         counts = self.session.execute(
-            select(LogNode.level, func.count()).group_by(LogNode.level).order_by(LogNode.level)
+            select(LogNode.level, func.count())
+            .where(beyond)
+            .group_by(LogNode.level)
+            .order_by(LogNode.level)
         )
         for level, count in counts.all():
-            extra = int(count) - (size >> int(level))
-            if extra <= 0:
-                continue
+            extra = int(count)
             named = self.session.scalars(
                 select(LogNode.idx)
-                .where(LogNode.level == level, LogNode.idx >= size >> int(level))
+                .where(LogNode.level == level, beyond)
                 .order_by(LogNode.idx)
                 .limit(_NAMED_EXTRAS)
             )
