@@ -231,7 +231,9 @@ def set_default(
     chosen = parse(consent, policy_url)
     if chosen is None:
         raise InputError("Choose allowed, not-allowed or constrained.")
-    with inst.db.session() as session:
+    # Reads, then writes: a writer session, so a concurrent commit (an analysis finishing) makes
+    # it wait its turn on SQLite rather than fail on a stale snapshot.
+    with inst.db.writer() as session:
         user = session.get(User, user_id)
         if user is None:
             raise NotFoundError("The account does not exist.")
@@ -259,7 +261,7 @@ def change_work_consent(
     chosen = parse(consent, policy_url)
     if chosen is None:
         raise InputError("Choose allowed, not-allowed or constrained.")
-    with inst.db.session() as session:
+    with inst.db.writer() as session:  # reads, then writes: see set_default
         work = get_work(session, work_id, viewer)
         if work.creator_id != viewer.id:
             raise PermissionDeniedError("Only the work's creator may change its consent.")
